@@ -1,0 +1,36 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "photoncloud-harness",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "harness", targets: ["harness"]),
+        .library(name: "Harness", targets: ["Harness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .target(name: "Blocking"),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Blocking"]),
+        .target(name: "SSH", dependencies: ["CLibSSH", "Blocking"]),
+        .target(name: "Nix", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Harness",
+            dependencies: ["Libvirt", "SSH", "Nix", "Blocking", .product(name: "Logging", package: "swift-log")],
+        ),
+        .executableTarget(
+            name: "harness",
+            dependencies: ["Harness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "SSHTests", dependencies: ["SSH"]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness"]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Harness", .product(name: "Logging", package: "swift-log")]),
+    ]
+)

@@ -1,0 +1,140 @@
+import Foundation
+import Logging
+import SSH
+
+/// `harness bench boot`: boots the cluster cold to all-SSH-ready several times and
+/// compares with the same guest under a bare `qemu-system-x86_64` command line.
+public struct BootBenchmark: Sendable {
+    public struct Run: Codable, Sendable {
+        public var wallSeconds: Double
+        public var nodeReadySeconds: [String: Double]
+        public var harnessCPUSeconds: Double
+        public var destroySeconds: [String: Double]
+        public var teardownSeconds: Double
+    }
+
+    public struct Bare: Codable, Sendable {
+        public var readySeconds: Double
+        public var qemuCPUSeconds: Double
+        public var commandLine: String
+    }
+
+    public struct Report: Codable, Sendable {
+        public var nodes: Int
+        public var accelerator: String
+        public var runs: [Run]
+        public var bare: Bare
+        public var harnessPeakRSSMiB: Double
+        /// 1.3 × (nodes × bare CPU seconds ÷ cores): the wall-time target for all nodes ready.
+        public var targetWallSeconds: Double
+        public var cores: Int
+    }
+
+    public let options: ClusterOptions
+    public let repetitions: Int
+    public let logger: Logger
+
+    public init(options: ClusterOptions, repetitions: Int = 3, logger: Logger) {
+        self.options = options
+        self.repetitions = repetitions
+        self.logger = logger
+    }
+
+    public func run() async throws -> Report {
+        var runs: [Run] = []
+        var accelerator = "tcg"
+        for i in 1...repetitions {
+            let cpu0 = ResourceUsage.selfCPUSeconds()
+            let start = ContinuousClock.now
+            let cluster = try await Cluster.boot(options, logger: logger)
+            let wall = (ContinuousClock.now - start).seconds
+            let cpu = ResourceUsage.selfCPUSeconds() - cpu0
+            var ready: [String: Double] = [:]
+            for node in cluster.nodes { ready[node.name] = await node.readySeconds }
+            accelerator = cluster.accelerator.rawValue
+            let teardown = await cluster.teardown()
+            runs.append(Run(wallSeconds: wall, nodeReadySeconds: ready, harnessCPUSeconds: cpu,
+                            destroySeconds: teardown.destroySeconds, teardownSeconds: teardown.totalSeconds))
+            logger.info("bench run \(i): \(String(format: "%.2f", wall)) s to all ready")
+        }
+        let bare = try await bareGuest(accelerator: accelerator)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return Report(nodes: options.nodes.count, accelerator: accelerator, runs: runs, bare: bare,
+                      harnessPeakRSSMiB: ResourceUsage.peakRSSMiB(),
+                      targetWallSeconds: 1.3 * Double(options.nodes.count) * bare.qemuCPUSeconds / Double(cores),
+                      cores: cores)
+    }
+
+    /// node01's guest with the same kernel, initramfs, disk and memory, started by
+    /// hand with QEMU and timed to SSH-ready with the same libssh client.
+    func bareGuest(accelerator: String) async throws -> Bare {
+        let image = try FixtureImage.load(from: options.state)
+        let spec = options.nodes[0]
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let disk = dir.appendingPathComponent("bare.qcow2").path
+        let console = dir.appendingPathComponent("console.log").path
+        try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", image.baseDisk, "-F", "qcow2", disk]).succeed(timeout: 30)
+        let key = try SSHKey.generateEd25519()
+        let port = try LoopbackPort.free()
+        let args = [
+            "-machine", "pc,accel=\(accelerator)", "-m", "\(spec.memoryMiB)", "-smp", "1", "-nodefaults", "-display", "none",
+            "-no-reboot", "-kernel", image.kernel, "-initrd", image.initrd,
+            "-append", "console=ttyS0 quiet panic=-1 phc.host=\(spec.name) phc.ip=\(spec.clusterAddress) phc.mac=\(spec.mac) phc.key=\(try key.publicKeyBase64())",
+            "-drive", "file=\(disk),if=virtio,format=qcow2",
+            "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(port)-:22",
+            "-device", "virtio-net-pci,netdev=mgmt,romfile=",
+            "-device", "virtio-rng-pci", "-serial", "file:\(console)",
+        ] + (accelerator == "tcg" ? ["-accel", "tcg,tb-size=32"] : [])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
+        process.arguments = args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let start = ContinuousClock.now
+        try process.run()
+        defer { process.terminate() }
+        let log = ConsoleLog(path: console)
+        let limit = Duration.seconds(120)
+        while ContinuousClock.now - start < limit {
+            if !process.isRunning { throw HarnessError(.node, "bare qemu exited \(process.terminationStatus):\n\(log.formattedTail())") }
+            if let hostKey = log.pinnedHostKey(),
+               let session = try? await SSHSession.connect(host: "127.0.0.1", port: port, key: key, pinnedHostKey: hostKey, timeout: 3),
+               (try? await session.exec("true", timeout: 10))?.exitStatus == 0 {
+                let ready = (ContinuousClock.now - start).seconds
+                let cpu = ResourceUsage.processCPUSeconds(pid: process.processIdentifier)
+                return Bare(readySeconds: ready, qemuCPUSeconds: cpu,
+                            commandLine: HostCommand("qemu-system-x86_64", args).commandLine)
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError(.timeout, "bare qemu guest did not answer SSH within 120 s:\n\(log.formattedTail())")
+    }
+}
+
+/// CPU time and memory of this process and its children, from the kernel.
+public enum ResourceUsage {
+    public static func selfCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    }
+
+    public static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
+    /// utime + stime of a live process, from /proc/PID/stat.
+    public static func processCPUSeconds(pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14, stime 15 (1-based).
+        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }
+        return (utime + stime) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}

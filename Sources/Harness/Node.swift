@@ -1,0 +1,236 @@
+import Foundation
+import Libvirt
+import Logging
+import SSH
+
+/// One guest of a run: its libvirt domain, its 127.0.0.1 forward, its SSH session.
+/// An actor because the domain and session change when the node is destroyed and
+/// started again.
+public actor Node {
+    public nonisolated let spec: NodeSpec
+    public nonisolated let console: ConsoleLog
+    public nonisolated let domainName: String
+    nonisolated let context: RunContext
+    let overlay: URL
+    private(set) var domain: Domain?
+    private var session: SSHSession?
+    private var hostKey: String?
+    public private(set) var sshPort: Int?
+    public private(set) var domainXML: String?
+    /// When SSH first answered in the latest start, from that start.
+    public private(set) var readySeconds: Double?
+    private var startedAt: ContinuousClock.Instant?
+
+    init(spec: NodeSpec, context: RunContext) {
+        self.spec = spec
+        self.context = context
+        self.domainName = context.runID.name(spec.name)
+        self.overlay = context.directory.appendingPathComponent("\(spec.name).qcow2")
+        self.console = ConsoleLog(path: context.directory.appendingPathComponent("\(spec.name).console.log").path)
+    }
+
+    public nonisolated var name: String { spec.name }
+
+    /// Creates the node's qcow2 overlay on the shared read-only base.
+    func createDisk() async throws {
+        try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", context.image.baseDisk, "-F", "qcow2", overlay.path])
+            .succeed(timeout: 30)
+    }
+
+    func xml(port: Int) -> DomainXML {
+        let hosts = context.nodes.map { "\($0.name)=\($0.ip)" }.joined(separator: ",")
+        let cmdline = [
+            "console=ttyS0", "quiet", "panic=-1",
+            "phc.host=\(spec.name)", "phc.ip=\(spec.clusterAddress)", "phc.mac=\(spec.mac)",
+            "phc.key=\(context.publicKey)", "phc.hosts=\(hosts)",
+        ].joined(separator: " ")
+        return DomainXML(
+            name: domainName, accelerator: context.accelerator, memoryMiB: spec.memoryMiB,
+            kernel: context.image.kernel, initrd: context.image.initrd, cmdline: cmdline,
+            disks: [.init(path: overlay.path)],
+            interfaces: [.init(network: context.networkName, mac: spec.mac)],
+            management: .init(hostPort: port, mac: Self.managementMAC(for: spec.mac)),
+            consoleLog: console.path)
+    }
+
+    /// The management NIC's MAC: the cluster MAC with its second octet changed, so
+    /// the guest tells its two NICs apart by MAC.
+    static func managementMAC(for clusterMAC: String) -> String {
+        var parts = clusterMAC.split(separator: ":").map(String.init)
+        parts[1] = "55"
+        return parts.joined(separator: ":")
+    }
+
+    /// Starts the domain. A forward port lost to a race fails fast in QEMU; then
+    /// another port is tried.
+    public func start() async throws {
+        guard domain == nil else { return }
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try LoopbackPort.free()
+            let definition = xml(port: port).render()
+            do {
+                startedAt = .now
+                domain = try await context.connection.createDomain(xml: definition)
+                sshPort = port
+                domainXML = definition
+                try? definition.write(to: context.directory.appendingPathComponent("\(spec.name).xml"), atomically: true, encoding: .utf8)
+                context.logger.debug("started", metadata: ["node": "\(spec.name)", "port": "\(port)"])
+                return
+            } catch let error as LibvirtError where error.message.contains("host forwarding") {
+                lastError = error
+                continue
+            } catch {
+                throw HarnessError(.node, "\(spec.name): libvirt could not start the domain", cause: error)
+            }
+        }
+        throw HarnessError(.node, "\(spec.name): no free 127.0.0.1 port for the SSH forward after 5 tries", cause: lastError)
+    }
+
+    /// Waits until the guest accepts SSH with the run's key and the host key it
+    /// printed on its console. On timeout the error shows the console's last lines.
+    public func waitForSSH(timeout: Double) async throws {
+        let start = ContinuousClock.now
+        let limit = Duration.milliseconds(Int64(timeout * 1000))
+        var lastError: String = "the guest has not printed its host key yet"
+        while ContinuousClock.now - start < limit {
+            try Task.checkCancellation()
+            guard let domain, let port = sshPort else {
+                throw HarnessError(.node, "\(spec.name) is not running: start it first")
+            }
+            let state = try await domain.state()
+            if state != .running && state != .blocked {
+                throw HarnessError(.node, "\(spec.name) stopped while booting (state \(state)); last console lines:\n\(console.formattedTail())")
+            }
+            if let key = console.pinnedHostKey() {
+                do {
+                    session = try await SSHSession.connect(host: "127.0.0.1", port: port, key: context.key,
+                                                           pinnedHostKey: key, timeout: 3)
+                    hostKey = key
+                    readySeconds = startedAt.map { (ContinuousClock.now - $0).seconds }
+                    return
+                } catch let error as SSHError where error.kind == .hostKeyMismatch || error.kind == .authentication {
+                    throw HarnessError(.node, "\(spec.name): SSH refused", cause: error)
+                } catch {
+                    lastError = "\(error)"
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw HarnessError(.timeout, """
+            \(spec.name) did not accept SSH on 127.0.0.1:\(sshPort ?? 0) within \(Int(timeout)) s (last attempt: \(lastError)); \
+            last console lines (\(console.path)):
+            \(console.formattedTail())
+            """)
+    }
+
+    func connectedSession() async throws -> SSHSession {
+        if let session, session.isConnected { return session }
+        guard let port = sshPort, let hostKey else {
+            throw HarnessError(.node, "\(spec.name) has not been reached over SSH yet")
+        }
+        let fresh = try await SSHSession.connect(host: "127.0.0.1", port: port, key: context.key, pinnedHostKey: hostKey, timeout: 5)
+        session = fresh
+        return fresh
+    }
+
+    /// Runs a shell command in the guest.
+    public func exec(_ command: String, timeout: Double = 30, stdin: Data? = nil) async throws -> ExecResult {
+        do {
+            return try await connectedSession().exec(command, stdin: stdin, timeout: timeout * context.timeoutScale)
+        } catch let error as SSHError {
+            session = nil
+            if error.kind == .timeout {
+                throw HarnessError(.timeout, "\(spec.name): `\(command)` did not finish within \(Int(timeout * context.timeoutScale)) s", cause: error)
+            }
+            throw HarnessError(.node, "\(spec.name): could not run `\(command)`", cause: error)
+        }
+    }
+
+    /// Runs a command that must exit 0; returns its stdout.
+    @discardableResult
+    public func succeed(_ command: String, timeout: Double = 30) async throws -> String {
+        let result = try await exec(command, timeout: timeout)
+        guard result.exitStatus == 0 else {
+            throw HarnessError(.failure, "\(spec.name): `\(command)` exited \(result.exitStatus)\n  stderr: \(result.stderr.suffix(800))")
+        }
+        return result.stdout
+    }
+
+    /// Runs a command that must fail; returns its stderr.
+    @discardableResult
+    public func fail(_ command: String, timeout: Double = 30) async throws -> String {
+        let result = try await exec(command, timeout: timeout)
+        guard result.exitStatus != 0 else {
+            throw HarnessError(.failure, "\(spec.name): `\(command)` was expected to fail but exited 0\n  stdout: \(result.stdout.suffix(800))")
+        }
+        return result.stderr
+    }
+
+    /// Polls `command` until it exits 0, at most `timeout` seconds.
+    @discardableResult
+    public func waitUntil(_ command: String, timeout: Double, interval: Double = 0.25) async throws -> String {
+        let start = ContinuousClock.now
+        let limit = Duration.milliseconds(Int64(timeout * context.timeoutScale * 1000))
+        var last = ""
+        while true {
+            try Task.checkCancellation()
+            if let result = try? await exec(command, timeout: max(5, timeout)) {
+                if result.exitStatus == 0 { return result.stdout }
+                last = "exit \(result.exitStatus): \(result.stderr.suffix(300))"
+            }
+            if ContinuousClock.now - start >= limit { break }
+            try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
+        }
+        throw HarnessError(.timeout, """
+            \(spec.name): waited \(Int(timeout * context.timeoutScale)) s for `\(command)` to succeed (last: \(last)); last console lines:
+            \(console.formattedTail())
+            """)
+    }
+
+    public func upload(_ data: Data, to path: String, mode: String = "0644") async throws {
+        do {
+            try await connectedSession().upload(data, to: path, mode: mode, timeout: 30 * context.timeoutScale)
+        } catch let error as SSHError {
+            session = nil
+            throw HarnessError(.node, "\(spec.name): upload of \(path) failed", cause: error)
+        }
+    }
+
+    /// Power loss: the domain is destroyed; its disk overlay stays.
+    public func destroy() async throws {
+        session = nil
+        guard let domain else { return }
+        self.domain = nil
+        try await domain.destroy()
+    }
+
+    /// Starts a destroyed node again on the same disk and waits for SSH.
+    public func restart(timeout: Double) async throws {
+        try await destroy()
+        try await start()
+        try await waitForSSH(timeout: timeout)
+    }
+
+    /// How to reach this node from the host, for `--keep` and `harness ssh`.
+    public func endpoint() throws -> NodeEndpoint {
+        guard let sshPort, let hostKey else { throw HarnessError(.node, "\(spec.name) has not answered SSH") }
+        return NodeEndpoint(name: spec.name, domain: domainName, sshPort: sshPort, hostKey: hostKey,
+                            clusterAddress: spec.clusterAddress, console: console.path)
+    }
+
+    public func libvirtDomain() throws -> Domain {
+        guard let domain else { throw HarnessError(.node, "\(spec.name) is not running") }
+        return domain
+    }
+}
+
+/// A reachable node, as a kept run records it in `nodes.json`.
+public struct NodeEndpoint: Codable, Sendable {
+    public let name: String
+    public let domain: String
+    public let sshPort: Int
+    public let hostKey: String
+    public let clusterAddress: String
+    public let console: String
+}

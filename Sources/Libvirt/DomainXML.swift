@@ -1,0 +1,203 @@
+/// The libvirt domain XML for one guest, built from typed parts. Pure: it renders
+/// text and never talks to libvirt, so it is unit-tested on its own.
+public struct DomainXML: Sendable, Equatable {
+    public enum Accelerator: String, Sendable { case kvm, tcg }
+
+    public struct Disk: Sendable, Equatable {
+        public var path: String
+        public var format: String
+        public var target: String
+        public var serial: String?
+        public var cache: String?
+        public init(path: String, format: String = "qcow2", target: String = "vda", serial: String? = nil, cache: String? = nil) {
+            self.path = path; self.format = format; self.target = target; self.serial = serial; self.cache = cache
+        }
+    }
+
+    /// A NIC on a libvirt network (the cluster network).
+    public struct NetworkInterface: Sendable, Equatable {
+        public var network: String
+        public var mac: String
+        public var linkUp: Bool
+        public init(network: String, mac: String, linkUp: Bool = true) {
+            self.network = network; self.mac = mac; self.linkUp = linkUp
+        }
+    }
+
+    /// A 9p share (`-virtfs … security_model=none`), as NixOS VMs mount /nix/store.
+    public struct Share: Sendable, Equatable {
+        public var source: String
+        public var tag: String
+        public var readOnly: Bool
+        public init(source: String, tag: String, readOnly: Bool) {
+            self.source = source; self.tag = tag; self.readOnly = readOnly
+        }
+    }
+
+    /// A user-mode NIC whose only way in is a TCP forward from 127.0.0.1:hostPort.
+    public struct ManagementForward: Sendable, Equatable {
+        public var hostPort: Int
+        public var guestPort: Int
+        public var mac: String
+        public init(hostPort: Int, guestPort: Int = 22, mac: String) {
+            self.hostPort = hostPort; self.guestPort = guestPort; self.mac = mac
+        }
+    }
+
+    public var name: String
+    public var accelerator: Accelerator
+    public var memoryMiB: Int
+    public var vcpus: Int
+    public var kernel: String
+    public var initrd: String
+    public var cmdline: String
+    public var disks: [Disk]
+    public var interfaces: [NetworkInterface]
+    public var shares: [Share]
+    public var management: ManagementForward?
+    /// Serial console written to this file (by virtlogd).
+    public var consoleLog: String
+    /// TCG translation cache: QEMU's default is far larger than a small guest needs.
+    public var tcgCacheMiB: Int?
+
+    public init(
+        name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int = 1,
+        kernel: String, initrd: String, cmdline: String,
+        disks: [Disk] = [], interfaces: [NetworkInterface] = [], shares: [Share] = [],
+        management: ManagementForward? = nil, consoleLog: String, tcgCacheMiB: Int? = 32
+    ) {
+        self.name = name; self.accelerator = accelerator; self.memoryMiB = memoryMiB; self.vcpus = vcpus
+        self.kernel = kernel; self.initrd = initrd; self.cmdline = cmdline
+        self.disks = disks; self.interfaces = interfaces; self.shares = shares
+        self.management = management; self.consoleLog = consoleLog; self.tcgCacheMiB = tcgCacheMiB
+    }
+
+    public func render() -> String {
+        var x: [String] = []
+        let type = accelerator == .kvm ? "kvm" : "qemu"
+        x.append("<domain type='\(type)' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>")
+        x.append("  <name>\(esc(name))</name>")
+        x.append("  <memory unit='MiB'>\(memoryMiB)</memory>")
+        x.append("  <vcpu>\(vcpus)</vcpu>")
+        x.append("  <os>")
+        x.append("    <type arch='x86_64' machine='pc'>hvm</type>")
+        x.append("    <kernel>\(esc(kernel))</kernel>")
+        x.append("    <initrd>\(esc(initrd))</initrd>")
+        x.append("    <cmdline>\(esc(cmdline))</cmdline>")
+        x.append("  </os>")
+        x.append("  <features>")
+        x.append("    <acpi/>")
+        if accelerator == .tcg, let tcgCacheMiB {
+            x.append("    <tcg><tb-cache unit='MiB'>\(tcgCacheMiB)</tb-cache></tcg>")
+        }
+        x.append("  </features>")
+        x.append(accelerator == .kvm ? "  <cpu mode='host-passthrough'/>" : "  <cpu mode='maximum'/>")
+        // A guest that stops for any reason stays stopped: the harness decides what restarts.
+        x.append("  <on_poweroff>destroy</on_poweroff>")
+        x.append("  <on_reboot>destroy</on_reboot>")
+        x.append("  <on_crash>destroy</on_crash>")
+        x.append("  <devices>")
+        for disk in disks {
+            var driver = "name='qemu' type='\(esc(disk.format))'"
+            if let cache = disk.cache { driver += " cache='\(esc(cache))'" }
+            x.append("    <disk type='file' device='disk'>")
+            x.append("      <driver \(driver)/>")
+            x.append("      <source file='\(esc(disk.path))'/>")
+            x.append("      <target dev='\(esc(disk.target))' bus='virtio'/>")
+            if let serial = disk.serial { x.append("      <serial>\(esc(serial))</serial>") }
+            x.append("    </disk>")
+        }
+        for share in shares {
+            x.append("    <filesystem type='mount' accessmode='squash'>")
+            x.append("      <driver type='path'/>")
+            x.append("      <source dir='\(esc(share.source))'/>")
+            x.append("      <target dir='\(esc(share.tag))'/>")
+            if share.readOnly { x.append("      <readonly/>") }
+            x.append("    </filesystem>")
+        }
+        for nic in interfaces {
+            x.append(contentsOf: Self.interfaceLines(nic).map { "    " + $0 })
+        }
+        x.append("    <serial type='file'>")
+        x.append("      <source path='\(esc(consoleLog))' append='on'/>")
+        x.append("      <target port='0'/>")
+        x.append("    </serial>")
+        x.append("    <console type='file'>")
+        x.append("      <source path='\(esc(consoleLog))' append='on'/>")
+        x.append("      <target type='serial' port='0'/>")
+        x.append("    </console>")
+        x.append("    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>")
+        x.append("    <memballoon model='none'/>")
+        x.append("  </devices>")
+        if let m = management {
+            // libvirt has no SLIRP host-forward element (its passt backend is not built
+            // on Debian), so the management NIC goes to QEMU directly. restrict=on: the
+            // guest reaches nothing through it; only the loopback forward comes in.
+            x.append("  <qemu:commandline>")
+            x.append("    <qemu:arg value='-netdev'/>")
+            x.append("    <qemu:arg value='user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(m.hostPort)-:\(m.guestPort)'/>")
+            x.append("    <qemu:arg value='-device'/>")
+            x.append("    <qemu:arg value='virtio-net-pci,netdev=mgmt,mac=\(esc(m.mac)),romfile=,bus=pci.0,addr=0x1e'/>")
+            x.append("  </qemu:commandline>")
+        }
+        x.append("</domain>")
+        return x.joined(separator: "\n") + "\n"
+    }
+
+    /// The `<interface>` element alone: what virDomainUpdateDeviceFlags takes to
+    /// change a live NIC's link state.
+    public static func interfaceXML(_ nic: NetworkInterface) -> String {
+        interfaceLines(nic).joined(separator: "\n")
+    }
+
+    static func interfaceLines(_ nic: NetworkInterface) -> [String] {
+        [
+            "<interface type='network'>",
+            "  <source network='\(esc(nic.network))'/>",
+            "  <mac address='\(esc(nic.mac))'/>",
+            "  <model type='virtio'/>",
+            "  <rom enabled='no'/>",
+            "  <link state='\(nic.linkUp ? "up" : "down")'/>",
+            "</interface>",
+        ]
+    }
+}
+
+/// An isolated libvirt network: a bridge with no `<forward>` and no host address,
+/// so guests reach each other and the host takes no part in their traffic.
+public struct NetworkXML: Sendable, Equatable {
+    public var name: String
+    public var bridge: String
+
+    public init(name: String, bridge: String) {
+        self.name = name
+        self.bridge = bridge
+    }
+
+    public func render() -> String {
+        """
+        <network>
+          <name>\(esc(name))</name>
+          <bridge name='\(esc(bridge))' stp='off' delay='0'/>
+        </network>
+
+        """
+    }
+}
+
+/// Escapes text for XML content and single-quoted attributes.
+func esc(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.count)
+    for c in s {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "'": out += "&apos;"
+        case "\"": out += "&quot;"
+        default: out.append(c)
+        }
+    }
+    return out
+}

@@ -1,0 +1,195 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Harness
+import Logging
+
+/// Runs `body` as a task that SIGINT and SIGTERM cancel, so every scope in it
+/// unwinds and tears down what it made before the process exits.
+func runCancellable<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    let task = Task { try await body() }
+    var sources: [DispatchSourceSignal] = []
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { task.cancel() }
+        source.resume()
+        sources.append(source)
+    }
+    defer { sources.forEach { $0.cancel() } }
+    return try await task.value
+}
+
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Log debug detail.") var verbose = false
+
+    func logger() -> Logger {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        var logger = Logger(label: "harness")
+        logger.logLevel = verbose ? .debug : .info
+        return logger
+    }
+}
+
+/// Maps errors to exit codes: 2 could not run, 1 ran and failed.
+func reportedExit(for error: any Error) -> ExitCode {
+    if let error = error as? HarnessError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return ExitCode(error.exitCode)
+    }
+    if error is CancellationError {
+        FileHandle.standardError.write(Data("interrupted: everything this run made was removed\n".utf8))
+        return ExitCode(130)
+    }
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return ExitCode(2)
+}
+
+@main
+struct HarnessCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "harness",
+        abstract: "VM-based integration harness for the PhotonCloud findings.",
+        subcommands: [Up.self, SSHCommand.self, Down.self, Bench.self])
+}
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Boot node01…nodeNN, run a command on each, and tear down (or keep them with --keep).")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "How many nodes, 1 to 6.") var nodes = 6
+    @Flag(help: "Leave the cluster up; reach it with `harness ssh NODE`, remove it with `harness down`.") var keep = false
+    @Option(help: "Command to run on every node once it is up.") var command = "echo \"$(hostname) $(uname -r)\""
+
+    func run() async throws {
+        let logger = global.logger()
+        let (nodes, keep, command) = (self.nodes, self.keep, self.command)
+        do {
+            let specs = try NodeSpec.fixture(count: nodes)
+            let out = try await runCancellable {
+                try await Cluster.with(ClusterOptions(nodes: specs), keep: keep, logger: logger) { cluster in
+                    var lines: [String] = []
+                    for node in cluster.nodes {
+                        let stdout = try await node.succeed(command)
+                        lines.append("\(node.name): \(stdout.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    }
+                    if keep {
+                        lines.append("kept run \(cluster.runID) (\(cluster.directory.path)):")
+                        for node in cluster.nodes {
+                            let e = try await node.endpoint()
+                            lines.append("  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(cluster.directory.path)/id_ed25519 root@127.0.0.1)")
+                        }
+                        lines.append("remove it with: harness down")
+                    }
+                    return lines
+                }
+            }
+            print(out.joined(separator: "\n"))
+        } catch {
+            throw reportedExit(for: error)
+        }
+    }
+}
+
+struct SSHCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ssh", abstract: "Run a command on a node of the kept cluster, or open a shell.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "A kept run's id (default: the newest).") var run: String?
+    @Argument(help: "node01…node06") var node: String
+    @Argument(parsing: .postTerminator, help: "Command to run; none opens a shell.") var command: [String] = []
+
+    func run() async throws {
+        let logger = global.logger()
+        do {
+            let kept = try KeptRun.find(in: StateDirectory(), runID: run)
+            let endpoint = try kept.node(node)
+            if command.isEmpty {
+                try openShell(kept: kept, endpoint: endpoint)
+            }
+            let result = try await NodeShell(kept: kept, endpoint: endpoint, logger: logger).exec(command.joined(separator: " "))
+            FileHandle.standardOutput.write(Data(result.stdout.utf8))
+            FileHandle.standardError.write(Data(result.stderr.utf8))
+            throw ExitCode(result.exitStatus)
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw reportedExit(for: error)
+        }
+    }
+
+    /// An interactive shell wants a terminal, which OpenSSH's client does well: hand
+    /// over to it, with the pinned host key as its only known host.
+    func openShell(kept: KeptRun, endpoint: NodeEndpoint) throws -> Never {
+        let knownHosts = kept.directory.appendingPathComponent("known_hosts").path
+        try "[127.0.0.1]:\(endpoint.sshPort) \(endpoint.hostKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        let args = ["ssh", "-q", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)", "-o", "UserKnownHostsFile=\(knownHosts)",
+                    "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "root@127.0.0.1"]
+        let cargs = args.map { strdup($0) } + [nil]
+        execvp("ssh", cargs)
+        FileHandle.standardError.write(Data("error: cannot run ssh: \(String(cString: strerror(errno))); install openssh-client, or pass a command after --\n".utf8))
+        Foundation.exit(2)
+    }
+}
+
+struct Down: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove kept clusters and anything a killed run left behind.")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let logger = global.logger()
+        do {
+            let connection = try await Cluster.connect(uri: "qemu:///system")
+            let reaped = try await Reaper(connection: connection, state: StateDirectory(), logger: logger).reap(includeKept: true)
+            print(reaped.runs.isEmpty ? "nothing to remove" :
+                "removed \(reaped.runs.count) run(s): \(reaped.domains.count) domain(s), \(reaped.networks.count) network(s)")
+        } catch {
+            throw reportedExit(for: error)
+        }
+    }
+}
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self])
+}
+
+struct BenchBoot: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "boot", abstract: "Boot N nodes cold to SSH-ready three times; compare with a bare QEMU guest.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "How many nodes, 1 to 6.") var nodes = 6
+    @Option(help: "How many cold boots.") var repetitions = 3
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let logger = global.logger()
+        let (nodes, repetitions) = (self.nodes, self.repetitions)
+        do {
+            let specs = try NodeSpec.fixture(count: nodes)
+            guard (1...20).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…20") }
+            let report = try await runCancellable {
+                try await BootBenchmark(options: ClusterOptions(nodes: specs), repetitions: repetitions, logger: logger).run()
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                for (i, r) in report.runs.enumerated() {
+                    print(String(format: "run %d: all %d ready in %.2f s (harness CPU %.2f s), teardown %.2f s, slowest destroy %.2f s",
+                                 i + 1, report.nodes, r.wallSeconds, r.harnessCPUSeconds, r.teardownSeconds,
+                                 r.destroySeconds.values.max() ?? 0))
+                }
+                print(String(format: "bare qemu guest: SSH-ready in %.2f s, %.2f CPU s; target for %d nodes: %.2f s; harness peak RSS %.1f MiB",
+                             report.bare.readySeconds, report.bare.qemuCPUSeconds, report.nodes, report.targetWallSeconds, report.harnessPeakRSSMiB))
+            }
+        } catch {
+            throw reportedExit(for: error)
+        }
+    }
+}
