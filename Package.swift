@@ -29,7 +29,9 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
-        .testTarget(name: "SSHTests", dependencies: ["SSH"]),
+        // Real libvirtd, QEMU and libssh: boots fixture nodes; depends on the CLI so it
+        // can kill a real `harness` process mid-boot.
+        .testTarget(name: "EngineTests", dependencies: ["Harness", "harness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness"]),
         .testTarget(name: "ScenariosTests", dependencies: ["Harness", .product(name: "Logging", package: "swift-log")]),
     ]

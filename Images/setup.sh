@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up a host of this kind from nothing, for the harness: Debian packages,
+# virtlogd + libvirtd (started by hand: there is no systemd here), and the fixture
+# guest image. Idempotent: a second run checks and does nothing.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+packages=(
+  libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iptables tini  # hypervisor
+  libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
+  nix-bin                                                                       # evaluates the monorepo
+  linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client   # the fixture guest
+  curl openssl cpio e2fsprogs openssh-client
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  [ "$(id -u)" = 0 ] || { echo "setup: must run as root to install packages" >&2; exit 2; }
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+libvirt_answers() { timeout 30 virsh -q -c qemu:///system version >/dev/null 2>&1; }
+if ! libvirt_answers; then
+  echo "setup: starting virtlogd and libvirtd"
+  mkdir -p /var/log/libvirt /var/lib/photoncloud-harness
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  if ! pgrep -x libvirtd >/dev/null; then
+    # tini -s makes itself the subreaper of libvirtd's tree: QEMU processes orphaned
+    # on destroy are reaped at once instead of waiting on a slow PID 1.
+    setsid tini -s -- libvirtd </dev/null >>/var/log/libvirt/libvirtd.out 2>&1 &
+  fi
+  for _ in $(seq 1 60); do libvirt_answers && break; sleep 1; done
+  libvirt_answers || { echo "setup: libvirtd does not answer; see /var/log/libvirt/libvirtd.out" >&2; exit 2; }
+fi
+
+"$here/fixture/build.sh"
