@@ -79,26 +79,29 @@ public struct BootBenchmark: Sendable {
         let key = try SSHKey.generateEd25519()
         let port = try LoopbackPort.free()
         let args = [
-            "-machine", "pc,accel=\(accelerator)", "-m", "\(spec.memoryMiB)", "-smp", "1", "-nodefaults", "-display", "none",
+            "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-m", "\(spec.memoryMiB)", "-smp", "1", "-nodefaults", "-display", "none",
             "-no-reboot", "-kernel", image.kernel, "-initrd", image.initrd,
             "-append", "console=ttyS0 quiet panic=-1 phc.host=\(spec.name) phc.ip=\(spec.clusterAddress) phc.mac=\(spec.mac) phc.key=\(try key.publicKeyBase64())",
             "-drive", "file=\(disk),if=virtio,format=qcow2",
             "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(port)-:22",
             "-device", "virtio-net-pci,netdev=mgmt,romfile=",
             "-device", "virtio-rng-pci", "-serial", "file:\(console)",
-        ] + (accelerator == "tcg" ? ["-accel", "tcg,tb-size=32"] : [])
+        ]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
         process.arguments = args
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        let stderrPath = dir.appendingPathComponent("qemu.stderr").path
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
         let start = ContinuousClock.now
         try process.run()
         defer { process.terminate() }
         let log = ConsoleLog(path: console)
         let limit = Duration.seconds(120)
         while ContinuousClock.now - start < limit {
-            if !process.isRunning { throw HarnessError(.node, "bare qemu exited \(process.terminationStatus):\n\(log.formattedTail())") }
+            if !process.isRunning { let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+                throw HarnessError(.node, "bare qemu exited \(process.terminationStatus): \(stderr)\n\(log.formattedTail())") }
             if let hostKey = log.pinnedHostKey(),
                let session = try? await SSHSession.connect(host: "127.0.0.1", port: port, key: key, pinnedHostKey: hostKey, timeout: 3),
                (try? await session.exec("true", timeout: 10))?.exitStatus == 0 {

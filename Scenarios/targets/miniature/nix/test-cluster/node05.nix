@@ -1,0 +1,25 @@
+# node05: joins the running cluster on first boot (first-boot automation).
+{ config, lib, ... }:
+let
+  topology = import ./topology.nix;
+in
+{
+  imports = [
+    ../modules/chainfire.nix
+    ../modules/flaredb.nix
+    ../modules/first-boot-automation.nix
+  ];
+
+  networking.hostName = "node05";
+
+  services.chainfire = {
+    enable = true;
+    advertiseAddress = topology.nodes.node05.ip;
+  };
+  services.flaredb.enable = true;
+
+  services.first-boot-automation = {
+    enable = true;
+    advertiseAddress = topology.nodes.node05.ip;
+  };
+}
