@@ -18,21 +18,25 @@ let package = Package(
         .target(name: "Blocking"),
         .target(name: "Libvirt", dependencies: ["CLibvirt", "Blocking"]),
         .target(name: "SSH", dependencies: ["CLibSSH", "Blocking"]),
-        .target(name: "Nix", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "HostCommand", dependencies: ["Blocking"]),
+        .target(name: "Nix", dependencies: ["HostCommand", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Harness",
-            dependencies: ["Libvirt", "SSH", "Nix", "Blocking", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
         ),
         .executableTarget(
             name: "harness",
-            dependencies: ["Harness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Harness", "Findings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         // Real libvirtd, QEMU and libssh: boots fixture nodes; depends on the CLI so it
         // can kill a real `harness` process mid-boot.
-        .testTarget(name: "EngineTests", dependencies: ["Harness", "harness", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness"]),
-        .testTarget(name: "ScenariosTests", dependencies: ["Harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
+        .testTarget(name: "NixTests", dependencies: ["Nix"]),
+        // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", .product(name: "Logging", package: "swift-log")]),
     ]
 )

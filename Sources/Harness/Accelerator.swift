@@ -1,4 +1,5 @@
 import Foundation
+import HostCommand
 import Libvirt
 import Logging
 

@@ -1,4 +1,5 @@
 import Foundation
+import HostCommand
 import Libvirt
 import Logging
 import SSH
@@ -33,8 +34,12 @@ public actor Node {
 
     /// Creates the node's qcow2 overlay on the shared read-only base.
     func createDisk() async throws {
-        try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", context.image.baseDisk, "-F", "qcow2", overlay.path])
-            .succeed(timeout: 30)
+        do {
+            try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", context.image.baseDisk, "-F", "qcow2", overlay.path])
+                .succeed(timeout: 30)
+        } catch {
+            throw HarnessError(.environment, "\(spec.name): cannot create its disk overlay", cause: error)
+        }
     }
 
     func xml(port: Int) -> DomainXML {

@@ -91,7 +91,8 @@ public struct DomainXML: Sendable, Equatable {
             x.append("    <tcg><tb-cache unit='MiB'>\(tcgCacheMiB)</tb-cache></tcg>")
         }
         x.append("  </features>")
-        x.append(accelerator == .kvm ? "  <cpu mode='host-passthrough'/>" : "  <cpu mode='maximum'/>")
+        // Under TCG every emulated CPU feature costs time: keep QEMU's default model.
+        if accelerator == .kvm { x.append("  <cpu mode='host-passthrough'/>") }
         // A guest that stops for any reason stays stopped: the harness decides what restarts.
         x.append("  <on_poweroff>destroy</on_poweroff>")
         x.append("  <on_reboot>destroy</on_reboot>")
@@ -127,6 +128,8 @@ public struct DomainXML: Sendable, Equatable {
         x.append("      <target type='serial' port='0'/>")
         x.append("    </console>")
         x.append("    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>")
+        // No USB controller: its polling costs guest CPU under TCG for nothing.
+        x.append("    <controller type='usb' model='none'/>")
         x.append("    <memballoon model='none'/>")
         x.append("  </devices>")
         if let m = management {

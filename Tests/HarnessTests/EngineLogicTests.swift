@@ -1,5 +1,6 @@
 import XCTest
 @testable import Harness
+import HostCommand
 
 final class RunIDTests: XCTestCase {
     func testPrefixShapeAndOwnership() throws {
@@ -89,8 +90,8 @@ final class HostCommandTests: XCTestCase {
         do {
             _ = try await HostCommand("sleep", ["30"]).run(timeout: 0.5)
             XCTFail("sleep 30 finished within 0.5 s")
-        } catch let error as HarnessError {
-            XCTAssertEqual(error.code, .timeout)
+        } catch let error as HostCommandError {
+            XCTAssertEqual(error.kind, .timeout)
             XCTAssertTrue(error.message.contains("sleep 30"))
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
@@ -100,8 +101,8 @@ final class HostCommandTests: XCTestCase {
         do {
             _ = try await HostCommand("no-such-tool-xyz", []).run(timeout: 5)
             XCTFail("ran a missing tool")
-        } catch let error as HarnessError {
-            XCTAssertEqual(error.code, .environment)
+        } catch let error as HostCommandError {
+            XCTAssertEqual(error.kind, .notInstalled)
             XCTAssertTrue(error.message.contains("no-such-tool-xyz"))
         } catch { XCTFail("\(error)") }
     }

@@ -1,6 +1,16 @@
 import Blocking
 import Foundation
 
+/// Why a host program could not be run to completion.
+public struct HostCommandError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: String, Sendable { case notInstalled, cannotStart, timeout, exitStatus }
+    public let kind: Kind
+    public let command: String
+    public let message: String
+
+    public var description: String { message }
+}
+
 /// A host program run to completion with a bound, e.g. `qemu-img`, `nix`.
 public struct HostCommand: Sendable {
     public struct Output: Sendable {
@@ -28,7 +38,7 @@ public struct HostCommand: Sendable {
     /// `.timeout` error names the command. Cancellation kills it too.
     public func run(timeout: Double, stdin: Data? = nil) async throws -> Output {
         guard let path = Self.resolve(executable) else {
-            throw HarnessError(.environment, "`\(executable)` is not installed or not on PATH")
+            throw HostCommandError(kind: .notInstalled, command: commandLine, message: "`\(executable)` is not installed or not on PATH")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -46,7 +56,7 @@ public struct HostCommand: Sendable {
             exited.continuation.finish()
         }
         do { try process.run() } catch {
-            throw HarnessError(.environment, "cannot start \(commandLine)", cause: error)
+            throw HostCommandError(kind: .cannotStart, command: commandLine, message: "cannot start \(commandLine): \(error)")
         }
         if let stdin {
             try? inPipe.fileHandleForWriting.write(contentsOf: stdin)
@@ -72,7 +82,8 @@ public struct HostCommand: Sendable {
         let stdout = await out, stderr = await err
         guard let status else {
             if Task.isCancelled { throw CancellationError() }
-            throw HarnessError(.timeout, "`\(commandLine)` did not finish within \(Int(timeout)) s\n" + Self.tail(stderr + stdout))
+            throw HostCommandError(kind: .timeout, command: commandLine,
+                                   message: "`\(commandLine)` did not finish within \(Int(timeout)) s\n" + Self.tail(stderr + stdout))
         }
         return Output(status: status, stdout: stdout, stderr: stderr, seconds: Date().timeIntervalSince(start))
     }
@@ -82,7 +93,8 @@ public struct HostCommand: Sendable {
     public func succeed(timeout: Double) async throws -> Output {
         let out = try await run(timeout: timeout)
         guard out.status == 0 else {
-            throw HarnessError(.environment, "`\(commandLine)` exited \(out.status):\n" + Self.tail(out.stderr + out.stdout))
+            throw HostCommandError(kind: .exitStatus, command: commandLine,
+                                   message: "`\(commandLine)` exited \(out.status):\n" + Self.tail(out.stderr + out.stdout))
         }
         return out
     }
@@ -93,7 +105,7 @@ public struct HostCommand: Sendable {
         (try? await runBlocking { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
     }
 
-    static func tail(_ text: String, lines: Int = 15) -> String {
+    public static func tail(_ text: String, lines: Int = 15) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
@@ -108,7 +120,7 @@ public struct HostCommand: Sendable {
         return nil
     }
 
-    static func shellQuote(_ s: String) -> String {
+    public static func shellQuote(_ s: String) -> String {
         if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,@+".contains($0) }) { return s }
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }

@@ -1,0 +1,48 @@
+import Foundation
+
+/// This checkout of the harness: where the miniature, its fixes, the nixpkgs
+/// stand-in and the ledgers are.
+public struct HarnessHome: Sendable {
+    public let root: URL
+
+    public init(root: URL) { self.root = root }
+
+    public var scenarios: URL { root.appendingPathComponent("Scenarios") }
+    public var miniature: URL { scenarios.appendingPathComponent("targets/miniature") }
+    public var fixes: URL { scenarios.appendingPathComponent("targets/miniature-fixes") }
+    public var nixpkgsStandIn: URL { scenarios.appendingPathComponent("targets/nixpkgs-standin") }
+    public var defaultLedger: URL { scenarios.appendingPathComponent("ledgers/photoncloud-2026-03-02.json") }
+
+    /// `PHOTONCLOUD_HARNESS_HOME`, else the nearest ancestor of the running binary or
+    /// of the working directory that holds the miniature.
+    public static func locate() throws -> HarnessHome {
+        if let env = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_HOME"], !env.isEmpty {
+            let home = HarnessHome(root: URL(fileURLWithPath: env))
+            guard home.isComplete else {
+                throw FindingsError(.environment, "PHOTONCLOUD_HARNESS_HOME=\(env) is not a harness checkout (no Scenarios/targets/miniature)")
+            }
+            return home
+        }
+        let starts = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent(),
+                      URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        for start in starts {
+            var dir = start
+            while dir.path != "/" {
+                let home = HarnessHome(root: dir)
+                if home.isComplete { return home }
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        throw FindingsError(.environment, "cannot find the harness checkout (Scenarios/targets/miniature): run from it, or set PHOTONCLOUD_HARNESS_HOME")
+    }
+
+    var isComplete: Bool {
+        FileManager.default.fileExists(atPath: miniature.appendingPathComponent("flake.nix").path)
+    }
+
+    /// The fixes shipped for the miniature, by finding id.
+    public func availableFixes() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: fixes.path)) ?? []
+        return names.filter { $0.hasSuffix(".patch") }.map { String($0.dropLast(".patch".count)) }.sorted()
+    }
+}
