@@ -117,7 +117,7 @@ public enum ReportText {
         return out.joined(separator: "\n")
     }
 
-    static func render(_ e: Evidence) -> String {
+    public static func render(_ e: Evidence) -> String {
         var lines: [String] = []
         if let command = e.command { lines.append("      $ \(command)") }
         let prefix = e.location.map { "      \($0): " } ?? "      "

@@ -204,7 +204,13 @@ struct ClusterConfigDriftCheck: FindingCheck {
         for g in Self.generators where !FileManager.default.fileExists(atPath: target.file(g.module).path) {
             return Verdict(id: id, outcome: .error, summary: "\(g.module) is not in the target", evidence: [])
         }
-        let modules = Self.generators.map { "(/. + \"\(target.file($0.module).path)\")" }.joined(separator: " ")
+        // Through the store copy nix already made, so a generator the node imports
+        // is the same module (same key) and is not declared twice.
+        let source = try await nix.sourcePath(target.flake(), overrides: target.overrides)
+        guard let storeRoot = try? source.decode(String.self) else {
+            return Verdict(id: id, outcome: .error, summary: "cannot locate the target's source in the store", evidence: [source.evidence])
+        }
+        let modules = Self.generators.map { "(/. + \"\(storeRoot)/\($0.module)\")" }.joined(separator: " ")
         let settings = Self.generators.map { "\($0.option) = lib.mkForce topology;" }.joined(separator: " ")
         let reads = Self.generators.enumerated().map { "g\($0.offset) = e.config.environment.etc.\"\($0.element.etc)\".text;" }.joined(separator: " ")
         let apply = """

@@ -37,7 +37,7 @@ struct TextSearch {
     }
 
     func evidence(_ hits: [(location: SourceLocation, text: String)], command: String? = nil) -> [Evidence] {
-        hits.map { Evidence(command: command, excerpt: $0.text, location: $0.location) }
+        hits.enumerated().map { Evidence(command: $0.offset == 0 ? command : nil, excerpt: $0.element.text, location: $0.element.location) }
     }
 }
 

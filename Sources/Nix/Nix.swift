@@ -59,6 +59,16 @@ public struct Nix: Sendable {
                       timeout: timeout)
     }
 
+    /// The store path nix copied the flake's source tree to (`nix flake metadata`):
+    /// modules named through it are the same modules the flake imports.
+    public func sourcePath(_ flake: String, overrides: [InputOverride] = [], timeout: Double = 60) async throws -> Result {
+        let result = try await run(Self.features + ["flake", "metadata", "--json", flake] + overrides.flatMap(\.arguments) + ["--no-write-lock-file"],
+                                   timeout: timeout)
+        guard let json = result.json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let path = object["path"] as? String else { return result }
+        return Result(command: result.command, json: "\"\(path)\"", failure: nil, seconds: result.seconds)
+    }
+
     func run(_ args: [String], timeout: Double) async throws -> Result {
         let command = HostCommand(executable, args)
         let out: HostCommand.Output

@@ -41,8 +41,7 @@ public struct NixFailure: Sendable, Equatable, Codable {
             ?? firstMatch(#"getting status of '([^']+)': No such file or directory"#, in: evidence)
             ?? firstMatch(#"opening file '([^']+)': No such file or directory"#, in: evidence) {
             let relative = SourceLocation.repositoryRelative(path)
-            return NixFailure(kind: .missingPath, subject: relative, headline: headline,
-                              location: location ?? SourceLocation(file: relative, line: nil), evidence: evidence)
+            return NixFailure(kind: .missingPath, subject: relative, headline: headline, location: location, evidence: evidence)
         }
         if let attribute = firstMatch(#"attribute '([^']+)' missing"#, in: evidence) {
             return NixFailure(kind: .missingAttribute, subject: attribute, headline: headline, location: location, evidence: evidence)
@@ -56,6 +55,8 @@ public struct NixFailure: Sendable, Equatable, Codable {
     static let noise = [
         "warning: the group 'nixbld'", "Added input", "path:/", "warning: not writing modified lock file",
         "warning: Git tree", "evaluating '", "(use '--show-trace'",
+        // Two nix processes at once share the eval cache; nix retries and says so.
+        "error (ignored): error: SQLite database",
     ]
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {
