@@ -37,6 +37,6 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
     ]
 )

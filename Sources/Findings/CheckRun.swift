@@ -52,6 +52,7 @@ public struct CheckRun: Sendable {
     public func run(_ ids: [String], on target: Target, ledger: Ledger) async throws -> Report {
         let clock = ContinuousClock()
         let start = clock.now
+        try await validate(target)
         let verdicts = try await withThrowingTaskGroup(of: Verdict.self) { group in
             var pending = ids[...]
             var done: [Verdict] = []
@@ -76,6 +77,14 @@ public struct CheckRun: Sendable {
         }
         return Report(target: target.name, fixes: target.fixes, results: results,
                       runtimeOnly: Catalog.findings.filter(\.runtimeOnly).map(\.id), seconds: (clock.now - start).seconds)
+    }
+
+    /// A target whose flake.nix does not even parse is bad input, not seven findings.
+    func validate(_ target: Target) async throws {
+        let metadata = try await nix.sourcePath(target.flake(), overrides: target.overrides)
+        if let failure = metadata.failure {
+            throw FindingsError(.badTarget, "\(target.name): its flake cannot be read by nix (\(failure.location.map { "\($0): " } ?? "")\(failure.headline))")
+        }
     }
 
     func decide(_ id: String, on target: Target) async throws -> Verdict {

@@ -8,11 +8,13 @@ public struct Nix: Sendable {
     public let version: String
     let logger: Logger
 
-    public static let features = ["--extra-experimental-features", "nix-command flakes"]
+    // No eval cache: nix 2.8's SQLite cache confuses attributes between two concurrent
+    // evaluations of one flake ("attribute … is unexpectedly missing").
+    public static let features = ["--extra-experimental-features", "nix-command flakes", "--option", "eval-cache", "false"]
 
     /// Finds `nix` and checks it is new enough for flakes (2.4).
-    public static func locate(logger: Logger) async throws -> Nix {
-        guard let path = HostCommand.resolve("nix") else {
+    public static func locate(_ executable: String = "nix", logger: Logger) async throws -> Nix {
+        guard let path = HostCommand.resolve(executable) else {
             throw NixError(.notInstalled, "`nix` is not installed: `Images/setup.sh` installs it (Debian package nix-bin)")
         }
         let out: HostCommand.Output
