@@ -52,7 +52,8 @@ public struct CheckRun: Sendable {
     public func run(_ ids: [String], on target: Target, ledger: Ledger) async throws -> Report {
         let clock = ContinuousClock()
         let start = clock.now
-        try await validate(target)
+        // The shipped miniature is known to parse (its tests say so); a checkout is checked.
+        if !target.isMiniature { try await validate(target) }
         let verdicts = try await withThrowingTaskGroup(of: Verdict.self) { group in
             var pending = ids[...]
             var done: [Verdict] = []

@@ -12,10 +12,18 @@ public struct Nix: Sendable {
     // evaluations of one flake ("attribute … is unexpectedly missing").
     public static let features = ["--extra-experimental-features", "nix-command flakes", "--option", "eval-cache", "false"]
 
-    /// Finds `nix` and checks it is new enough for flakes (2.4).
+    /// Finds `nix` and checks it is new enough for flakes (2.4). The version is
+    /// remembered per nix binary (path, size, mtime): asking costs a process.
     public static func locate(_ executable: String = "nix", logger: Logger) async throws -> Nix {
         guard let path = HostCommand.resolve(executable) else {
             throw NixError(.notInstalled, "`nix` is not installed: `Images/setup.sh` installs it (Debian package nix-bin)")
+        }
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let attributes = try? FileManager.default.attributesOfItem(atPath: real)
+        let identity = "\(real) \((attributes?[.size] as? Int) ?? 0) \(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)"
+        let memo = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photoncloud-harness-nix-version")
+        if let line = try? String(contentsOf: memo, encoding: .utf8), line.hasPrefix(identity + " ") {
+            return Nix(executable: path, version: String(line.dropFirst(identity.count + 1)), logger: logger)
         }
         let out: HostCommand.Output
         do { out = try await HostCommand(path, ["--version"]).run(timeout: 20) } catch {
@@ -26,6 +34,7 @@ public struct Nix: Sendable {
         guard parts.count >= 2, (parts[0], parts[1]) >= (2, 4) else {
             throw NixError(.tooOld, "nix \(version.isEmpty ? "(unknown version)" : version) is too old: flakes need nix 2.4 or newer")
         }
+        try? "\(identity) \(version)".write(to: memo, atomically: true, encoding: .utf8)
         return Nix(executable: path, version: version, logger: logger)
     }
 

@@ -94,8 +94,10 @@ struct Check: AsyncParsableCommand {
         do {
             let ids = try CheckRun.select(only.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
             let home = try HarnessHome.locate()
-            let nix = try await Nix.locate(logger: logger)
+            // Checking nix's version and preparing the target overlap: both are waits.
+            async let located = Nix.locate(logger: logger)
             let (target, ledger) = try await self.target.prepare(home: home)
+            let nix = try await located
             defer { target.cleanUp() }
             let report = try await CheckRun(nix: nix, logger: logger).run(ids, on: target, ledger: ledger)
             if json { try printJSON(report) } else { print(ReportText.render(report, evidence: evidence)) }
@@ -123,8 +125,10 @@ struct Repro: AsyncParsableCommand {
         do {
             let ids = try CheckRun.select([id])
             let home = try HarnessHome.locate()
-            let nix = try await Nix.locate(logger: logger)
+            // Checking nix's version and preparing the target overlap: both are waits.
+            async let located = Nix.locate(logger: logger)
             let (target, ledger) = try await self.target.prepare(home: home)
+            let nix = try await located
             defer { target.cleanUp() }
             let report = try await CheckRun(nix: nix, logger: logger).run(ids, on: target, ledger: ledger)
             let r = report.results[0]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Findings
 import Harness
 import Logging
 
@@ -155,7 +156,7 @@ struct Down: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self])
 }
 
 struct BenchBoot: AsyncParsableCommand {
@@ -190,6 +191,32 @@ struct BenchBoot: AsyncParsableCommand {
             }
         } catch {
             throw reportedExit(for: error)
+        }
+    }
+}
+
+struct BenchEval: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Time `harness repro F5.2` and `harness check` against the bare `nix eval` they wrap.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Samples per figure (the median is reported).") var repetitions = 9
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let logger = global.logger()
+        do {
+            guard (1...100).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…100") }
+            let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let report = try await EvaluationBenchmark(home: try HarnessHome.locate(), harnessBinary: binary,
+                                                       repetitions: repetitions, logger: logger).run()
+            if json { try printJSON(report) } else {
+                let ms = { (s: Double) in String(format: "%.0f ms", s * 1000) }
+                print("bare nix eval (F5.2): \(ms(report.bareNixEval))")
+                print("harness repro F5.2: \(ms(report.reproCLI)) as a command (\(String(format: "%.2f", report.reproCLIOverBare))x; process start alone \(ms(report.harnessProcessStart))), \(ms(report.reproInProcess)) in process (\(String(format: "%.2f", report.reproInProcessOverBare))x)")
+                print("harness check, all evaluation findings: \(ms(report.checkAllCLI)) as a command, \(ms(report.checkAllInProcess)) in process")
+            }
+        } catch {
+            throw findingsExit(for: error)
         }
     }
 }
