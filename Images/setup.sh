@@ -9,7 +9,7 @@ packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iptables tini  # hypervisor
   libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
   nix-bin                                                                       # evaluates the monorepo
-  linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client   # the fixture guest
+  linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client jq # the fixture guest
   curl openssl cpio e2fsprogs openssh-client git
 )
 missing=()

@@ -6,11 +6,11 @@ let
   inherit (lib) mkOption mkEnableOption mkIf types;
 
   # The leader's URL comes from cluster-config.json when there is one.
-  joinScript = { service, leaderUrl, leaderUrlPath, body }: ''
+  joinScript = { service, leaderUrl, configKey, leaderUrlPath, body }: ''
     set -u
     STAMP=/var/lib/first-boot/${service}.joined
     [ -e "$STAMP" ] && exit 0
-    LEADER_URL="$(jq -r '.leader_url // empty' ${cfg.clusterConfigFile} 2>/dev/null || true)"
+    LEADER_URL="$(jq -r '.${configKey} // empty' ${cfg.clusterConfigFile} 2>/dev/null || true)"
     LEADER_URL="''${LEADER_URL:-${leaderUrl}}"
     NODE_ID="${config.networking.hostName}"
     BODY="${body}"
@@ -45,8 +45,8 @@ in
       enable = mkOption { type = types.bool; default = true; };
       leaderUrl = mkOption {
         type = types.str;
-        default = "https://localhost:2379";
-        description = "Where to reach the FlareDB leader when cluster-config.json does not say.";
+        default = "http://localhost:8082";
+        description = "Where to reach the FlareDB leader's REST API when cluster-config.json does not say.";
       };
       port = mkOption { type = types.port; default = 2479; };
     };
@@ -62,6 +62,7 @@ in
       script = joinScript {
         service = "chainfire";
         leaderUrl = cfg.chainfire.leaderUrl;
+        configKey = "leader_url";
         leaderUrlPath = "/admin/member/add";
         body = ''{\"id\":\"$NODE_ID\",\"raft_addr\":\"${cfg.advertiseAddress}:${toString cfg.chainfire.raftPort}\"}'';
       };
@@ -76,6 +77,7 @@ in
       script = joinScript {
         service = "flaredb";
         leaderUrl = cfg.flaredb.leaderUrl;
+        configKey = "flaredb_leader_url";
         leaderUrlPath = "/admin/member/add";
         body = ''{\"id\":\"$NODE_ID\",\"addr\":\"${cfg.advertiseAddress}:${toString cfg.flaredb.port}\"}'';
       };

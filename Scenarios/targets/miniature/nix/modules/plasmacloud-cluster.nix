@@ -12,6 +12,7 @@ let
       raftPort = mkOption { type = types.port; default = 2380; };
       httpPort = mkOption { type = types.port; default = 8081; };
       flaredbPort = mkOption { type = types.port; default = 2479; };
+      flaredbHttpPort = mkOption { type = types.port; default = 8082; };
     };
   };
 in
@@ -35,6 +36,7 @@ in
         node_id = self;
         bootstrap = self == cfg.leader;
         leader_url = "https://${leader.ip}:${toString leader.apiPort}";
+        flaredb_leader_url = "http://${leader.ip}:${toString leader.flaredbHttpPort}";
         members = lib.mapAttrsToList (name: n: {
           id = name;
           raft_addr = "${n.ip}:${toString n.raftPort}";

@@ -12,6 +12,7 @@ let
       raftPort = mkOption { type = types.port; default = 2380; };
       httpPort = mkOption { type = types.port; default = 8081; };
       flaredbPort = mkOption { type = types.port; default = 2479; };
+      flaredbHttpPort = mkOption { type = types.port; default = 8082; };
     };
   };
 in
