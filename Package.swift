@@ -25,9 +25,10 @@ let package = Package(
             name: "Harness",
             dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
         ),
+        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
-            dependencies: ["Harness", "Findings", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Harness", "Findings", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
@@ -37,6 +38,6 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import HostCommand
 import Logging
 import Nix
 
@@ -102,10 +103,6 @@ public struct CheckRun: Sendable {
         verdict.seconds = (ContinuousClock.now - start).seconds
         return verdict
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// Terminal rendering of a report.

@@ -1,4 +1,5 @@
 import Foundation
+import HostCommand
 import Libvirt
 import Logging
 import SSH
@@ -185,12 +186,5 @@ public final class Cluster: Sendable {
             }
             throw error
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 }

@@ -224,6 +224,22 @@ public actor Node {
                             clusterAddress: spec.clusterAddress, console: console.path)
     }
 
+    /// Freezes the guest (its clock stops too); `resume()` thaws it.
+    public func suspend() async throws { try await libvirtDomain().suspend() }
+    public func resume() async throws { try await libvirtDomain().resume() }
+
+    /// Sets the cluster NIC's link state on the running guest: down isolates the
+    /// node from every peer while its SSH forward keeps working.
+    public func setClusterLink(up: Bool) async throws {
+        let nic = DomainXML.NetworkInterface(network: context.networkName, mac: spec.mac, linkUp: up)
+        try await libvirtDomain().updateDevice(xml: DomainXML.interfaceXML(nic))
+    }
+
+    public func domainState() async throws -> Domain.State? {
+        guard let domain else { return nil }
+        return try await domain.state()
+    }
+
     public func libvirtDomain() throws -> Domain {
         guard let domain else { throw HarnessError(.node, "\(spec.name) is not running") }
         return domain

@@ -125,3 +125,11 @@ public struct HostCommand: Sendable {
         return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
+
+extension Duration {
+    /// The duration in seconds, for reports and timeouts given as Double.
+    public var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}

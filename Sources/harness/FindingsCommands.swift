@@ -3,6 +3,7 @@ import Findings
 import Foundation
 import Logging
 import Nix
+import Runtime
 
 /// Where the checks run: a user's checkout, or the miniature (the default).
 struct TargetOptions: ParsableArguments {
@@ -118,11 +119,25 @@ struct Repro: AsyncParsableCommand {
     @Argument(help: "A finding id: F1, F2, F3, F4.1, F4.2, F4.3, F5.1, F5.2, F6, F7.") var id: String
     @OptionGroup var target: TargetOptions
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Decide F3 at runtime (the ISO's phone-home on a booted node) instead of from the definitions.") var runtime = false
+    @Flag(help: "Runtime findings: leave the cluster up afterwards.") var keep = false
 
     func run() async throws {
         var logger = global.logger()
         logger.logLevel = global.verbose ? .debug : .warning
         do {
+            let finding = try Catalog.finding(id)
+            if finding.runtimeOnly || runtime {
+                guard RuntimeChecks.ids.contains(finding.id) else {
+                    throw FindingsError(.notAvailable, "\(finding.id) has no runtime check")
+                }
+                guard target.repo == nil else {
+                    throw FindingsError(.notAvailable, "runtime checks on a checkout need the NixOS image provider, which this build does not have: run them on the miniature")
+                }
+                logger.logLevel = global.verbose ? .debug : .info
+                try await reproRuntime(finding.id, fixes: try target.fixes.map { try Catalog.finding($0).id }, json: json, keep: keep, logger: logger)
+                return
+            }
             let ids = try CheckRun.select([id])
             let home = try HarnessHome.locate()
             // Checking nix's version and preparing the target overlap: both are waits.

@@ -58,6 +58,7 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" ];
       before = [ "chainfire.service" ];
+      serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
       path = [ pkgs.curl pkgs.jq ];
       script = joinScript {
         service = "chainfire";
@@ -73,6 +74,7 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" "first-boot-chainfire-join.service" ];
       before = [ "flaredb.service" ];
+      serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
       path = [ pkgs.curl pkgs.jq ];
       script = joinScript {
         service = "flaredb";

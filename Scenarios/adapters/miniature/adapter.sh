@@ -1,0 +1,25 @@
+#!/bin/sh
+# The scenario adapter for the miniature: Chainfire is etcd behind a REST front.
+# Every target implements the same verbs; scenario logic is written against them.
+#   put KEY VALUE | get KEY | leader | members | health | count PREFIX
+# `leader` prints "MEMBER_ID LEADER_ID TERM" as this node sees it; `members`
+# prints "ID NAME PEER_URL STARTED" lines.
+EP="http://127.0.0.1:${CHAINFIRE_CLIENT_PORT:-2379}"
+ctl() { etcdctl --endpoints="$EP" --command-timeout="${PHC_TIMEOUT:-3s}" "$@"; }
+field() { sed -n "s/^\"$1\" : //p" | head -n1 | tr -d '"'; }
+case "$1" in
+  put) ctl put "$2" "$3" >/dev/null ;;
+  get) ctl get "$2" --print-value-only ;;
+  count) ctl get "$2" --prefix --keys-only | grep -c . ;;
+  leader)
+    out=$(ctl endpoint status -w fields) || exit 1
+    echo "$(echo "$out" | field MemberID) $(echo "$out" | field Leader) $(echo "$out" | field RaftTerm)" ;;
+  members)
+    ctl member list -w fields | awk -F' : ' '
+      /^"ID"/ {id=$2} /^"Name"/ {name=$2; gsub(/"/,"",name)}
+      /^"PeerURL"/ {peer=$2; gsub(/"/,"",peer)}
+      /^"ClientURL"/ {print id, (name==""?"-":name), peer, "started"; id=""}
+      /^"IsLearner"/ && id!="" {print id, (name==""?"-":name), peer, "unstarted"; id=""}' ;;
+  health) curl -sf --max-time 3 "http://127.0.0.1:${CHAINFIRE_HTTP_PORT:-8081}/health" >/dev/null ;;
+  *) echo "adapter: unknown verb $1" >&2; exit 2 ;;
+esac

@@ -1,0 +1,215 @@
+import Foundation
+import Harness
+import HostCommand
+
+/// The hypervisor-level faults a failover run injects into the leader.
+public enum Fault: String, Sendable, CaseIterable, Codable {
+    /// Power loss: the domain is destroyed; heal starts it again on the same disk.
+    case destroy
+    /// Freeze: the domain is paused; heal resumes it.
+    case suspend
+    /// Isolation: the cluster NIC's link goes down; heal brings it up.
+    case linkDown = "link-down"
+}
+
+extension Scenarios {
+    /// The client writes steadily; the leader suffers `fault` past the election
+    /// timeout; the survivors must elect one new leader within a bound, lose no
+    /// acknowledged write, and take the old leader back as a follower with the same
+    /// data. Everything is recorded in a history the checkers decide on.
+    public func failover(_ fault: Fault) async throws -> (ScenarioResult, History) {
+        var r = StepRecorder("failover-\(fault.rawValue)", session: session)
+        let start = session.now
+        var history = History()
+        history.electionTimeout = electionTimeout
+        let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
+        let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" } }.joined(separator: ",")
+        let client = try session.node(Self.client)
+        let observer = LeaderObserver(session: session, nodes: members)
+        let observing = Task { await observer.run() }
+        defer { observing.cancel() }
+
+        // Guest uptime → session time, measured over one SSH round trip.
+        let before = session.now
+        let uptime = Double(try await client.succeed("cut -d' ' -f1 /proc/uptime").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let offset = (before + session.now) / 2 - uptime
+
+        var leaderNode = ""
+        var faultRecord: History.Fault?
+        do {
+            try await r.step("steady writes from \(Self.client)") {
+                try await client.succeed("rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 &)")
+                try await Task.sleep(for: .seconds(3))
+                let done = try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(in: .whitespacesAndNewlines)
+                guard (Int(done) ?? 0) > 0 else { throw HarnessError(.failure, "no write succeeded in 3 s: \(try await client.succeed("tail -3 /run/phc-writer.log"))") }
+                return "\(done) writes acknowledged before the fault"
+            }
+            try await r.step("one agreed leader") {
+                leaderNode = try await session.waitFor("one leader agreed by all members", seconds: 30) { await observer.agreedLeaderNode() }
+                return "\(leaderNode) leads"
+            }
+            let victim = try session.node(leaderNode)
+            try await r.step("\(fault.rawValue) the leader \(leaderNode)") {
+                let injected = session.now
+                let confirmation: String
+                switch fault {
+                case .destroy:
+                    await observer.pause(leaderNode)
+                    try await victim.destroy()
+                    let state = try await victim.domainState()
+                    guard state == nil else { throw HarnessError(.failure, "\(leaderNode) still has a domain in state \(String(describing: state))") }
+                    let gone = try await HostCommand("virsh", ["-c", "qemu:///system", "domstate", victim.domainName]).run(timeout: 20)
+                    guard gone.status != 0 else { throw HarnessError(.failure, "libvirt still has \(victim.domainName): \(gone.stdout)") }
+                    confirmation = "libvirt has no domain \(victim.domainName) (\(gone.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
+                case .suspend:
+                    await observer.pause(leaderNode)
+                    try await victim.suspend()
+                    guard try await victim.domainState() == .paused else { throw HarnessError(.failure, "\(leaderNode) is not paused") }
+                    confirmation = "libvirt reports \(leaderNode) paused"
+                case .linkDown:
+                    try await victim.setClusterLink(up: false)
+                    let ip = try plan.node(leaderNode).ip
+                    let probe = members.first { $0 != leaderNode }!
+                    let ping = try await session.node(probe).exec("ping -c 2 -W 1 \(ip)")
+                    guard ping.exitStatus != 0 else { throw HarnessError(.failure, "\(probe) still reaches \(ip)") }
+                    confirmation = "cluster link down: \(probe) cannot ping \(leaderNode) (\(ip))"
+                }
+                faultRecord = History.Fault(kind: fault.rawValue, node: leaderNode, injected: injected, confirmed: session.now,
+                                            confirmation: confirmation, healed: nil)
+                return confirmation
+            }
+            try await r.step("survivors agree on a new leader") {
+                // Past the election timeout first, so the old leader really is gone for them.
+                try await Task.sleep(for: .seconds(max(3 * electionTimeout, 3)))
+                let newLeader = try await session.waitFor("the survivors to agree on a new leader", seconds: 10 * electionTimeout) {
+                    await observer.agreedLeaderNode(excluding: leaderNode)
+                }
+                return "\(newLeader) leads the survivors"
+            }
+        } catch {
+            // The heal always runs, whatever happened.
+            await heal(fault, leaderNode, &faultRecord)
+            observing.cancel()
+            history.faults = faultRecord.map { [$0] } ?? []
+            history.observations = await observer.observations
+            throw error
+        }
+        try await r.step("heal \(leaderNode)") {
+            await heal(fault, leaderNode, &faultRecord)
+            guard faultRecord?.healed != nil else { throw HarnessError(.failure, "the heal of \(leaderNode) failed") }
+            await observer.resume(leaderNode)
+            return "\(fault.rawValue) healed"
+        }
+        try await r.step("\(leaderNode) rejoins as a follower") {
+            _ = try await session.waitFor("\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60) { () -> Bool? in
+                guard let v = await session.adapter(leaderNode, "leader")?.split(separator: " "), v.count == 3,
+                      v[1] != "0", v[0] != v[1] else { return nil }
+                return true
+            }
+            return "\(leaderNode) follows"
+        }
+        try await r.step("a final write succeeds") {
+            let survivor = members.first { $0 != leaderNode }!
+            guard await session.adapter(survivor, "put final/key done") != nil else { throw HarnessError(.failure, "the final write failed") }
+            return "final/key written through \(survivor)"
+        }
+        _ = try? await client.exec("touch /run/phc-writer.stop; sleep 2.5")
+        observing.cancel()
+        let log = try await client.succeed("cat /run/phc-writer.log")
+        history.operations = History.operations(fromWriterLog: log, prefix: "w/", offset: offset)
+        history.faults = faultRecord.map { [$0] } ?? []
+        history.observations = await observer.observations
+        try await r.step("every member holds the same keys") {
+            let acked = history.operations.filter { $0.outcome == .ok }.count
+            _ = try await session.waitFor("every member's local copy to settle", seconds: 30) { () -> Bool? in
+                var counts: [String: [String]] = [:]
+                for node in members {
+                    guard let n = try? session.node(node),
+                          let out = try? await n.exec("etcdctl --endpoints=http://127.0.0.1:2379 get w/ --prefix --keys-only --consistency=s", timeout: 30),
+                          out.exitStatus == 0 else { return nil }
+                    counts[node] = out.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                }
+                history.finalKeys = counts
+                return Set(counts.values.map(\.count)).count == 1 ? true : nil
+            }
+            return "\(history.finalKeys.first?.value.count ?? 0) keys on each of \(members.count) members; \(acked) acknowledged"
+        }
+        let verdicts = HistoryChecker().check(history)
+        for v in verdicts {
+            try await r.step("checker: \(v.name)") {
+                guard v.passed else { throw HarnessError(.failure, v.detail) }
+                return v.detail
+            }
+        }
+        r.result.seconds = session.now - start
+        return (r.result, history)
+    }
+
+    /// Undoes `fault` on `node`, whatever state the run is in; records when.
+    func heal(_ fault: Fault, _ node: String, _ record: inout History.Fault?) async {
+        guard !node.isEmpty, let victim = try? session.node(node) else { return }
+        do {
+            switch fault {
+            case .destroy:
+                try await victim.start()
+                try await victim.waitForSSH(timeout: 60 * session.cluster.timeoutScale)
+                // The guest's /etc is fresh: reinstall its units (its disk kept the data) and start them.
+                let nodePlan = try plan.node(node)
+                let script = Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false)
+                try await victim.upload(Data(script.utf8), to: "/run/phc-provision.sh", mode: "0755")
+                try await victim.succeed("sh /run/phc-provision.sh", timeout: 120)
+                let adapter = try Data(contentsOf: session.home.scenarios.appendingPathComponent("adapters/miniature/adapter.sh"))
+                try await victim.upload(adapter, to: "/usr/local/bin/adapter", mode: "0755")
+            case .suspend:
+                try await victim.resume()
+            case .linkDown:
+                try await victim.setClusterLink(up: true)
+            }
+            record?.healed = session.now
+        } catch {
+            session.logger.error("heal of \(node) failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Polls every member's view of the leader and records it.
+actor LeaderObserver {
+    let session: RuntimeSession
+    let nodes: [String]
+    private(set) var observations: [History.LeaderObservation] = []
+    private var paused: Set<String> = []
+
+    init(session: RuntimeSession, nodes: [String]) {
+        self.session = session
+        self.nodes = nodes
+    }
+
+    func pause(_ node: String) { paused.insert(node) }
+    func resume(_ node: String) { paused.remove(node) }
+
+    func run() async {
+        while !Task.isCancelled {
+            await withTaskGroup(of: History.LeaderObservation?.self) { group in
+                for node in nodes where !paused.contains(node) {
+                    group.addTask { [session] in
+                        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "), v.count == 3,
+                              let term = Int(v[2]) else { return nil }
+                        return History.LeaderObservation(time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
+                    }
+                }
+                for await o in group { if let o { observations.append(o) } }
+            }
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// The node every observed member currently follows, when they agree.
+    func agreedLeaderNode(excluding excluded: String? = nil) -> String? {
+        var latest: [String: History.LeaderObservation] = [:]
+        for o in observations { latest[o.node] = o }
+        let views = nodes.filter { $0 != excluded }.compactMap { latest[$0] }
+        guard views.count == nodes.filter({ $0 != excluded }).count, let leader = views.first?.leader, leader != "0",
+              views.allSatisfy({ $0.leader == leader }) else { return nil }
+        return latest.values.first { $0.member == leader && $0.node != excluded }?.node
+    }
+}

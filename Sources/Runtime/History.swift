@@ -1,0 +1,61 @@
+import Foundation
+
+/// Everything a failover run did and saw, on the host's clock (seconds since the
+/// run started). Saved as history.json; the checkers run on it, then or later.
+public struct History: Sendable, Codable {
+    public struct Operation: Sendable, Codable, Equatable {
+        public enum Outcome: String, Sendable, Codable { case ok, unknown }
+        public var key: String
+        public var invoke: Double
+        public var complete: Double
+        public var outcome: Outcome
+        public init(key: String, invoke: Double, complete: Double, outcome: Outcome) {
+            self.key = key; self.invoke = invoke; self.complete = complete; self.outcome = outcome
+        }
+    }
+
+    public struct Fault: Sendable, Codable, Equatable {
+        public var kind: String
+        public var node: String
+        public var injected: Double
+        /// When the harness saw the fault in effect; nil if it never did.
+        public var confirmed: Double?
+        public var confirmation: String
+        public var healed: Double?
+        public init(kind: String, node: String, injected: Double, confirmed: Double?, confirmation: String, healed: Double?) {
+            self.kind = kind; self.node = node; self.injected = injected; self.confirmed = confirmed
+            self.confirmation = confirmation; self.healed = healed
+        }
+    }
+
+    /// One node's view: who it is, whom it follows, in which term.
+    public struct LeaderObservation: Sendable, Codable, Equatable {
+        public var time: Double
+        public var node: String
+        public var member: String
+        public var leader: String
+        public var term: Int
+        public init(time: Double, node: String, member: String, leader: String, term: Int) {
+            self.time = time; self.node = node; self.member = member; self.leader = leader; self.term = term
+        }
+    }
+
+    public var operations: [Operation] = []
+    public var faults: [Fault] = []
+    public var observations: [LeaderObservation] = []
+    /// Keys present on each node at the end, after the heal.
+    public var finalKeys: [String: [String]] = [:]
+    /// The election timeout the target configures, in seconds: bounds derive from it.
+    public var electionTimeout: Double = 1
+
+    public init() {}
+
+    /// Parses writer.sh output, mapping guest uptime to host time with `offset`.
+    public static func operations(fromWriterLog log: String, prefix: String, offset: Double) -> [Operation] {
+        log.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count == 4, let t0 = Double(f[1]), let t1 = Double(f[2]), let outcome = Operation.Outcome(rawValue: String(f[3])) else { return nil }
+            return Operation(key: prefix + f[0], invoke: t0 + offset, complete: t1 + offset, outcome: outcome)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+/// What failover must prove, checked over a recorded history.
+public struct HistoryChecker: Sendable {
+    public struct Result: Sendable, Codable, Equatable {
+        public let name: String
+        public let passed: Bool
+        public let detail: String
+    }
+
+    /// New-leader bound as a multiple of the election timeout (TCG slows elections).
+    public var electionBoundFactor: Double
+
+    public init(electionBoundFactor: Double = 10) { self.electionBoundFactor = electionBoundFactor }
+
+    public func check(_ h: History) -> [Result] {
+        [faultsTookEffect(h), singleLeaderPerTerm(h), acknowledgedWritesSurvive(h), newLeaderWithinBound(h), oldLeaderRejoined(h)]
+    }
+
+    func faultsTookEffect(_ h: History) -> Result {
+        let unconfirmed = h.faults.filter { $0.confirmed == nil }
+        let unhealed = h.faults.filter { $0.healed == nil }
+        if h.faults.isEmpty { return Result(name: "fault took effect", passed: false, detail: "no fault was injected") }
+        if !unconfirmed.isEmpty {
+            return Result(name: "fault took effect", passed: false,
+                          detail: unconfirmed.map { "\($0.kind) on \($0.node) never confirmed: \($0.confirmation)" }.joined(separator: "; "))
+        }
+        if !unhealed.isEmpty {
+            return Result(name: "fault took effect", passed: false, detail: unhealed.map { "\($0.kind) on \($0.node) was not healed" }.joined(separator: "; "))
+        }
+        return Result(name: "fault took effect", passed: true,
+                      detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" }.joined(separator: "; "))
+    }
+
+    func singleLeaderPerTerm(_ h: History) -> Result {
+        var leaders: [Int: Set<String>] = [:]
+        for o in h.observations where o.leader != "0" && !o.leader.isEmpty { leaders[o.term, default: []].insert(o.leader) }
+        let split = leaders.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
+        if let (term, ids) = split.first {
+            return Result(name: "one leader per term", passed: false,
+                          detail: "term \(term) has leaders \(ids.sorted().joined(separator: " and "))")
+        }
+        return Result(name: "one leader per term", passed: true, detail: "\(leaders.count) term(s) seen, one leader each")
+    }
+
+    func acknowledgedWritesSurvive(_ h: History) -> Result {
+        let acked = h.operations.filter { $0.outcome == .ok }
+        guard !acked.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no write was acknowledged") }
+        guard !h.finalKeys.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no final read") }
+        var lost: [String] = []
+        for (node, keys) in h.finalKeys.sorted(by: { $0.key < $1.key }) {
+            let present = Set(keys)
+            let missing = acked.filter { !present.contains($0.key) }
+            if !missing.isEmpty { lost.append("\(node) lacks \(missing.count) (first \(missing[0].key))") }
+        }
+        let unknown = h.operations.filter { $0.outcome == .unknown }.count
+        if !lost.isEmpty { return Result(name: "no acknowledged write lost", passed: false, detail: lost.joined(separator: "; ")) }
+        return Result(name: "no acknowledged write lost", passed: true,
+                      detail: "\(acked.count) acknowledged writes on all \(h.finalKeys.count) nodes; \(unknown) of unknown outcome")
+    }
+
+    func newLeaderWithinBound(_ h: History) -> Result {
+        let name = "new leader within bound"
+        guard let fault = h.faults.first, let confirmed = fault.confirmed else {
+            return Result(name: name, passed: false, detail: "no confirmed fault")
+        }
+        let before = h.observations.filter { $0.time < fault.injected && $0.node == fault.node }.last
+        guard let old = before?.member else { return Result(name: name, passed: false, detail: "no observation of \(fault.node) before the fault") }
+        let bound = electionBoundFactor * h.electionTimeout
+        // The first time every survivor's latest view agrees on one leader other than the old one.
+        var latest: [String: History.LeaderObservation] = [:]
+        let survivors = Set(h.observations.map(\.node)).subtracting([fault.node])
+        for o in h.observations where o.time >= confirmed && o.node != fault.node && (fault.healed.map { o.time < $0 } ?? true) {
+            latest[o.node] = o
+            let views = survivors.compactMap { latest[$0]?.leader }
+            if views.count == survivors.count, Set(views).count == 1, let leader = views.first, leader != old, leader != "0" {
+                let took = o.time - fault.injected
+                return Result(name: name, passed: took <= bound,
+                              detail: String(format: "survivors agreed on %@ %.2f s after the fault (bound %.1f s = %.0f x election timeout)", leader, took, bound, electionBoundFactor))
+            }
+        }
+        return Result(name: name, passed: false, detail: "the survivors never agreed on a new leader before the heal")
+    }
+
+    func oldLeaderRejoined(_ h: History) -> Result {
+        let name = "old leader rejoined as follower with the same data"
+        guard let fault = h.faults.first, let healed = fault.healed else { return Result(name: name, passed: false, detail: "no healed fault") }
+        let after = h.observations.filter { $0.node == fault.node && $0.time > healed }
+        guard let last = after.last else { return Result(name: name, passed: false, detail: "\(fault.node) was not observed after the heal") }
+        guard last.leader != last.member, last.leader != "0" else {
+            return Result(name: name, passed: false, detail: "\(fault.node) reports leader \(last.leader) (itself: \(last.member))")
+        }
+        let counts = Set(h.finalKeys.values.map(\.count))
+        guard let own = h.finalKeys[fault.node], counts.count == 1 else {
+            return Result(name: name, passed: false, detail: "final key counts differ: \(h.finalKeys.mapValues(\.count))")
+        }
+        return Result(name: name, passed: true, detail: "\(fault.node) follows \(last.leader) in term \(last.term) and holds the same \(own.count) keys")
+    }
+}

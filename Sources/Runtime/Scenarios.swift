@@ -1,0 +1,111 @@
+import Foundation
+import Harness
+import Libvirt
+
+/// bootstrap, join and failover, written against the adapter verbs only.
+public struct Scenarios: Sendable {
+    public let session: RuntimeSession
+    public let plan: ClusterPlan
+    public static let founders = ["node01", "node02", "node03"]
+    public static let joiners = ["node04", "node05"]
+    public static let client = "node06"
+
+    public init(session: RuntimeSession, plan: ClusterPlan) {
+        self.session = session
+        self.plan = plan
+    }
+
+    var electionTimeout: Double {
+        let ms = plan.nodes.first { $0.services["chainfire"] != nil }?.services["chainfire"]?.environment["CHAINFIRE_ELECTION_MS"]
+        return (ms.flatMap(Double.init) ?? 1000) / 1000
+    }
+
+    /// node01–node03 form the cluster: same members and leader everywhere; a write
+    /// on one node is read on all.
+    public func bootstrap() async throws -> ScenarioResult {
+        var r = StepRecorder("bootstrap", session: session)
+        let start = session.now
+        try await r.step("provision node01-node06, start node01-node03") {
+            try await session.provision(plan, starting: Set(Self.founders))
+            return "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
+        }
+        try await r.step("Chainfire healthy on node01-node03") {
+            for node in Self.founders {
+                _ = try await session.waitFor("Chainfire /health on \(node)", node: node, seconds: 60) {
+                    await session.adapter(node, "health") != nil ? true : nil
+                }
+            }
+            return "/health answers 200 on all three"
+        }
+        var leader = ""
+        try await r.step("one leader, seen by all") {
+            leader = try await session.waitFor("node01-node03 to agree on a leader", seconds: 30) {
+                var views: [String] = []
+                for node in Self.founders {
+                    guard let v = await session.adapter(node, "leader")?.split(separator: " "), v.count == 3, v[1] != "0" else { return nil }
+                    views.append(String(v[1]))
+                }
+                return Set(views).count == 1 ? views[0] : nil
+            }
+            return "leader \(leader)"
+        }
+        try await r.step("same members on every node") {
+            var lists: [String: [String]] = [:]
+            for node in Self.founders {
+                lists[node] = (await session.adapter(node, "members") ?? "").split(separator: "\n").map { String($0.split(separator: " ")[1]) }.sorted()
+            }
+            guard Set(lists.values).count == 1, lists["node01"] == Self.founders else {
+                throw HarnessError(.failure, "members differ or are wrong: \(lists)")
+            }
+            return "members \(Self.founders.joined(separator: ", "))"
+        }
+        try await r.step("a write on node02 is read on all") {
+            let value = "v-\(session.cluster.runID)"
+            guard await session.adapter("node02", "put bootstrap/key \(value)") != nil else { throw HarnessError(.failure, "put on node02 failed") }
+            for node in Self.founders {
+                let got = await session.adapter(node, "get bootstrap/key")
+                guard got == value else { throw HarnessError(.failure, "\(node) reads \(got ?? "nothing"), not \(value)") }
+            }
+            return "bootstrap/key=\(value) on node01, node02, node03"
+        }
+        r.result.seconds = session.now - start
+        return r.result
+    }
+
+    /// node04 and node05 join through the first-boot automation the target
+    /// generates: members of Chainfire and FlareDB, serving reads.
+    public func join() async throws -> ScenarioResult {
+        var r = StepRecorder("join", session: session)
+        let start = session.now
+        for node in Self.joiners {
+            try await r.step("\(node) boots its units (first-boot join first)") {
+                let order = try plan.node(node).bootOrder
+                let n = try session.node(node)
+                for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
+                let states = try await n.succeed("systemctl list-units")
+                return "started \(order.joined(separator: ", ")): \(states.replacingOccurrences(of: "\n", with: "; "))"
+            }
+            try await r.step("\(node) is a started Chainfire member") {
+                _ = try await session.waitFor("\(node) to be a started member", node: node, seconds: 60) {
+                    let members = await session.adapter("node01", "members") ?? ""
+                    return members.split(separator: "\n").contains { $0.contains(" \(node) ") && $0.hasSuffix("started") && !$0.hasSuffix("unstarted") } ? true : nil
+                }
+                return "node01 lists \(node) as started"
+            }
+            try await r.step("\(node) is a FlareDB member") {
+                guard let addr = await session.adapter("node01", "get flaredb/members/\(node)"), !addr.isEmpty else {
+                    throw HarnessError(.failure, "no flaredb/members/\(node) in Chainfire; first-boot-flaredb-join said:\n\(await session.journal(node, "first-boot-flaredb-join"))")
+                }
+                return "flaredb/members/\(node) = \(addr)"
+            }
+            try await r.step("\(node) serves reads") {
+                let value = try await session.waitFor("\(node) to read bootstrap/key", node: node, seconds: 30) {
+                    await session.adapter(node, "get bootstrap/key").flatMap { $0.isEmpty ? nil : $0 }
+                }
+                return "bootstrap/key=\(value)"
+            }
+        }
+        r.result.seconds = session.now - start
+        return r.result
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Findings
+import Foundation
+import Harness
+import Logging
+import Nix
+import Runtime
+
+extension Fault: ExpressibleByArgument {}
+
+/// Where a run's artifacts go: /var/lib/photoncloud-harness/reports/<time>-<what>.
+func reportDirectory(_ what: String) -> URL {
+    let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+    return StateDirectory().root.appendingPathComponent("reports/\(stamp)-\(what)")
+}
+
+/// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
+func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logger,
+                        _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void) async throws -> (RunReport, URL) {
+    let home = try HarnessHome.locate()
+    let nix = try await Nix.locate(logger: logger)
+    let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
+    let dir = reportDirectory(what)
+    let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir)
+    var report = RunReport(target: "miniature", fixes: fixes)
+    report.unplanned = plan.unplanned
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try? encoder.encode(plan).write(to: dir.appendingPathComponent("plan.json"))
+    var failure: (any Error)?
+    do { try await body(session, plan, &report) } catch { failure = error }
+    report.seconds = session.now
+    if let scenarioFailure = failure as? ScenarioFailure { report.scenarios.append(scenarioFailure.result) }
+    try report.write(to: dir)
+    if keep {
+        try await session.cluster.markKept()
+        session.saveNodeArtifacts()
+        FileHandle.standardError.write(Data("kept run \(session.cluster.runID): `harness ssh NODE`, `harness down` to remove it\n".utf8))
+    } else {
+        await session.close()
+    }
+    if let failure, !(failure is ScenarioFailure) { throw failure }
+    return (report, dir)
+}
+
+struct RunScenario: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run bootstrap, join or failover on node01-node06 of the miniature (fixed so it can run).",
+        discussion: "Leaves a run directory (report.json, junit.xml, history.json, plan.json, consoles, domain XML). Exit 0 passed, 1 failed, 2 could not run.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "bootstrap, join, failover or all.") var scenario: String
+    @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault = .destroy
+    @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
+    @Flag(help: "Leave the cluster up afterwards.") var keep = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        let logger = global.logger()
+        let names = ["bootstrap", "join", "failover", "all"]
+        guard names.contains(scenario) else { throw reportedExit(for: HarnessError(.badInput, "unknown scenario `\(scenario)`: one of \(names.joined(separator: ", "))")) }
+        let (scenario, fault, keep) = (self.scenario, self.fault, self.keep)
+        let fixes = fix.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        do {
+            let (report, dir) = try await runCancellable {
+                try await withRuntimeSession(fixes: fixes, keep: keep, what: scenario, logger: logger) { session, plan, report in
+                    let s = Scenarios(session: session, plan: plan)
+                    // Each scenario starts from the state the one before leaves.
+                    report.scenarios.append(try await s.bootstrap())
+                    if scenario == "bootstrap" { return }
+                    report.scenarios.append(try await s.join())
+                    if scenario == "join" { return }
+                    do {
+                        let (result, history) = try await s.failover(fault)
+                        report.scenarios.append(result)
+                        try save(history, in: session.artifacts)
+                    } catch let failure as ScenarioFailure {
+                        throw failure
+                    }
+                }
+            }
+            if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
+            if !report.passed { throw ExitCode(1) }
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw findingsExit(for: error)
+        }
+    }
+}
+
+func save(_ history: History, in dir: URL) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(history).write(to: dir.appendingPathComponent("history.json"))
+}
+
+func renderRun(_ report: RunReport, dir: URL) -> String {
+    var out: [String] = []
+    for node in report.unplanned { out.append("not booted: \(node.name) (\(node.finding ?? "-"): \(node.failure.headline))") }
+    for s in report.scenarios {
+        out.append("\(s.passed ? "PASS" : "FAIL") \(s.name) (\(String(format: "%.1f", s.seconds)) s)")
+        for step in s.steps { out.append("  \(step.passed ? "ok  " : "FAIL") \(step.name) [\(String(format: "%.1f", step.seconds)) s]: \(step.detail.prefix(300))") }
+    }
+    for f in report.findings {
+        out.append("\(f.matches ? "ok  " : "FAIL") \(f.verdict.id) \(f.verdict.outcome.rawValue) (expected \(f.expected?.rawValue ?? "-")): \(f.verdict.summary)")
+        for e in f.verdict.evidence { out.append(ReportText.render(e)) }
+    }
+    out.append("run directory: \(dir.path)")
+    return out.joined(separator: "\n")
+}
+
+/// `harness repro` of a runtime finding: boots the cluster with F5 fixed.
+func reproRuntime(_ id: String, fixes extra: [String], json: Bool, keep: Bool, logger: Logger) async throws {
+    let home = try HarnessHome.locate()
+    let fixes = RuntimeChecks.baseFixes + extra.filter { !RuntimeChecks.baseFixes.contains($0) }
+    let ledger = try Ledger.load(home.defaultLedger).withResolved(extra)
+    let (report, dir) = try await runCancellable {
+        try await withRuntimeSession(fixes: fixes, keep: keep, what: "repro-\(id)", logger: logger) { session, plan, report in
+            let start = session.now
+            var verdict = try await RuntimeChecks(session: session, plan: plan).decide(id)
+            verdict.seconds = session.now - start
+            report.findings.append(RunReport.FindingResult(verdict: verdict, expected: ledger.expected[id]))
+        }
+    }
+    if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
+    if !report.passed { throw ExitCode(1) }
+}
