@@ -9,6 +9,7 @@ public struct NodePlan: Sendable, Codable {
         public var script: String
         public var environment: [String: String]
         public var after: [String]
+        public var before: [String]
         public var wantedBy: [String]
         /// systemd's Type: `oneshot` units finish before what comes after them starts.
         public var type: String
@@ -26,15 +27,16 @@ public struct NodePlan: Sendable, Codable {
     public var spec: NodeSpec { NodeSpec(name: name, memoryMiB: memoryMiB, clusterAddress: clusterAddress, mac: mac) }
     public var ip: String { String(clusterAddress.split(separator: "/")[0]) }
 
-    /// Services wanted at boot, each after the ones it names in `after`.
+    /// Services wanted at boot, each after what its `after` names and what names
+    /// it in `before`, as systemd orders them.
     public var bootOrder: [String] {
         let wanted = services.filter { $0.value.wantedBy.contains("multi-user.target") }.keys.sorted()
+        let unit = { (s: String) in s.replacingOccurrences(of: ".service", with: "") }
         var ordered: [String] = []
         func visit(_ name: String, _ path: Set<String>) {
             guard !ordered.contains(name), !path.contains(name), let service = services[name] else { return }
-            for dep in service.after.map({ $0.replacingOccurrences(of: ".service", with: "") }) where wanted.contains(dep) {
-                visit(dep, path.union([name]))
-            }
+            let predecessors = service.after.map(unit) + services.filter { $0.value.before.map(unit).contains(name) }.keys.sorted()
+            for dep in predecessors where wanted.contains(dep) { visit(dep, path.union([name])) }
             ordered.append(name)
         }
         for name in wanted { visit(name, []) }
@@ -79,7 +81,7 @@ public struct ClusterPlan: Sendable, Codable {
           extraHosts = cfg.networking.extraHosts;
           etc = builtins.mapAttrs (n: e: if e.text == null then "" else e.text) cfg.environment.etc;
           services = builtins.mapAttrs (n: s: {
-            inherit (s) script after wantedBy;
+            inherit (s) script after before wantedBy;
             type = s.serviceConfig.Type or "simple";
             environment = builtins.mapAttrs (k: v: toString v) (builtins.removeAttrs s.environment
               (builtins.filter (k: s.environment.${k} == null) (builtins.attrNames s.environment)));

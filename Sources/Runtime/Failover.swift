@@ -19,7 +19,6 @@ extension Scenarios {
     /// data. Everything is recorded in a history the checkers decide on.
     public func failover(_ fault: Fault) async throws -> (ScenarioResult, History) {
         var r = StepRecorder("failover-\(fault.rawValue)", session: session)
-        let start = session.now
         var history = History()
         history.electionTimeout = electionTimeout
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
@@ -92,6 +91,7 @@ extension Scenarios {
             observing.cancel()
             history.faults = faultRecord.map { [$0] } ?? []
             history.observations = await observer.observations
+            try? history.save(in: session.artifacts)
             throw error
         }
         try await r.step("heal \(leaderNode)") {
@@ -134,6 +134,7 @@ extension Scenarios {
             }
             return "\(history.finalKeys.first?.value.count ?? 0) keys on each of \(members.count) members; \(acked) acknowledged"
         }
+        try history.save(in: session.artifacts)
         let verdicts = HistoryChecker().check(history)
         for v in verdicts {
             try await r.step("checker: \(v.name)") {
@@ -141,7 +142,6 @@ extension Scenarios {
                 return v.detail
             }
         }
-        r.result.seconds = session.now - start
         return (r.result, history)
     }
 

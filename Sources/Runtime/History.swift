@@ -50,6 +50,21 @@ public struct History: Sendable, Codable {
 
     public init() {}
 
+    public func save(in dir: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: dir.appendingPathComponent("history.json"))
+    }
+
+    public static func load(_ url: URL) throws -> History {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw HistoryError(message: "no history at \(url.path)")
+        }
+        do { return try JSONDecoder().decode(History.self, from: data) } catch {
+            throw HistoryError(message: "\(url.path) is not a history.json: \(error)")
+        }
+    }
+
     /// Parses writer.sh output, mapping guest uptime to host time with `offset`.
     public static func operations(fromWriterLog log: String, prefix: String, offset: Double) -> [Operation] {
         log.split(separator: "\n").compactMap { line in
@@ -58,4 +73,9 @@ public struct History: Sendable, Codable {
             return Operation(key: prefix + f[0], invoke: t0 + offset, complete: t1 + offset, outcome: outcome)
         }
     }
+}
+
+public struct HistoryError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
 }

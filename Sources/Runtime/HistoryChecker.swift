@@ -30,9 +30,12 @@ public struct HistoryChecker: Sendable {
                       detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" }.joined(separator: "; "))
     }
 
+    /// Raft's election safety: at most one node is leader in a term. Judged on
+    /// leadership claims (a node that reports itself leader), which a node makes
+    /// about its own state; a follower's view of the leader may lag its term.
     func singleLeaderPerTerm(_ h: History) -> Result {
         var leaders: [Int: Set<String>] = [:]
-        for o in h.observations where o.leader != "0" && !o.leader.isEmpty { leaders[o.term, default: []].insert(o.leader) }
+        for o in h.observations where o.leader == o.member && !o.leader.isEmpty { leaders[o.term, default: []].insert(o.leader) }
         let split = leaders.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
         if let (term, ids) = split.first {
             return Result(name: "one leader per term", passed: false,

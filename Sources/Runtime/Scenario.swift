@@ -22,10 +22,12 @@ public struct ScenarioResult: Sendable, Codable {
 struct StepRecorder {
     var result: ScenarioResult
     let session: RuntimeSession
+    let started: Double
 
     init(_ name: String, session: RuntimeSession) {
         result = ScenarioResult(name: name)
         self.session = session
+        started = session.now
     }
 
     mutating func step(_ name: String, _ body: () async throws -> String) async throws {
@@ -34,8 +36,10 @@ struct StepRecorder {
         do {
             let detail = try await body()
             result.steps.append(.init(name: name, passed: true, detail: detail, seconds: session.now - start))
+            result.seconds = session.now - started
         } catch {
             result.steps.append(.init(name: name, passed: false, detail: "\(error)", seconds: session.now - start))
+            result.seconds = session.now - started
             throw ScenarioFailure(result: result)
         }
     }

@@ -24,7 +24,6 @@ public struct Scenarios: Sendable {
     /// on one node is read on all.
     public func bootstrap() async throws -> ScenarioResult {
         var r = StepRecorder("bootstrap", session: session)
-        let start = session.now
         try await r.step("provision node01-node06, start node01-node03") {
             try await session.provision(plan, starting: Set(Self.founders))
             return "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
@@ -68,7 +67,6 @@ public struct Scenarios: Sendable {
             }
             return "bootstrap/key=\(value) on node01, node02, node03"
         }
-        r.result.seconds = session.now - start
         return r.result
     }
 
@@ -76,12 +74,15 @@ public struct Scenarios: Sendable {
     /// generates: members of Chainfire and FlareDB, serving reads.
     public func join() async throws -> ScenarioResult {
         var r = StepRecorder("join", session: session)
-        let start = session.now
         for node in Self.joiners {
             try await r.step("\(node) boots its units (first-boot join first)") {
                 let order = try plan.node(node).bootOrder
                 let n = try session.node(node)
                 for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
+                // A failed join is final: say why now rather than wait out the membership bound.
+                for unit in order where (try? await n.exec("systemctl is-failed \(unit)"))?.exitStatus == 0 {
+                    throw HarnessError(.failure, "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
+                }
                 let states = try await n.succeed("systemctl list-units")
                 return "started \(order.joined(separator: ", ")): \(states.replacingOccurrences(of: "\n", with: "; "))"
             }
@@ -104,8 +105,19 @@ public struct Scenarios: Sendable {
                 }
                 return "bootstrap/key=\(value)"
             }
+            if node != Self.joiners.last {
+                try await r.step("cluster ready for the next member") {
+                    // etcd refuses a voting member within 5 s of the last one becoming
+                    // active; the generated join does not retry, so wait that out.
+                    _ = try await session.waitFor("every member healthy", seconds: 30) { () -> Bool? in
+                        let n = try session.node("node01")
+                        return (try? await n.exec("etcdctl endpoint health --cluster", timeout: 20))?.exitStatus == 0 ? true : nil
+                    }
+                    try await Task.sleep(for: .seconds(6))
+                    return "all members healthy, 6 s since \(node) became active"
+                }
+            }
         }
-        r.result.seconds = session.now - start
         return r.result
     }
 }

@@ -70,13 +70,7 @@ struct RunScenario: AsyncParsableCommand {
                     if scenario == "bootstrap" { return }
                     report.scenarios.append(try await s.join())
                     if scenario == "join" { return }
-                    do {
-                        let (result, history) = try await s.failover(fault)
-                        report.scenarios.append(result)
-                        try save(history, in: session.artifacts)
-                    } catch let failure as ScenarioFailure {
-                        throw failure
-                    }
+                    report.scenarios.append(try await s.failover(fault).0)
                 }
             }
             if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
@@ -89,10 +83,25 @@ struct RunScenario: AsyncParsableCommand {
     }
 }
 
-func save(_ history: History, in dir: URL) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(history).write(to: dir.appendingPathComponent("history.json"))
+struct CheckHistory: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-history", abstract: "Run the failover checkers on a saved history.json.")
+    @Argument(help: "A history.json from a run directory.") var file: String
+    @Option(help: "New-leader bound, as a multiple of the election timeout.") var electionBoundFactor = 10.0
+
+    func run() async throws {
+        do {
+            let history = try History.load(URL(fileURLWithPath: file))
+            let results = HistoryChecker(electionBoundFactor: electionBoundFactor).check(history)
+            for r in results { print("\(r.passed ? "ok  " : "FAIL") \(r.name): \(r.detail)") }
+            if !results.allSatisfy(\.passed) { throw ExitCode(1) }
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
 }
 
 func renderRun(_ report: RunReport, dir: URL) -> String {

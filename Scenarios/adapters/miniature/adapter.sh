@@ -12,8 +12,12 @@ case "$1" in
   get) ctl get "$2" --print-value-only ;;
   count) ctl get "$2" --prefix --keys-only | grep -c . ;;
   leader)
+    # etcd reads leader and term separately: when the response header's term and
+    # the status term differ the pair may be torn, so the leader is reported unknown (0).
     out=$(ctl endpoint status -w fields) || exit 1
-    echo "$(echo "$out" | field MemberID) $(echo "$out" | field Leader) $(echo "$out" | field RaftTerm)" ;;
+    t1=$(echo "$out" | sed -n 's/^"RaftTerm" : //p' | head -n1); t2=$(echo "$out" | sed -n 's/^"RaftTerm" : //p' | tail -n1)
+    leader=$(echo "$out" | field Leader); [ "$t1" = "$t2" ] || leader=0
+    echo "$(echo "$out" | field MemberID) $leader $t2" ;;
   members)
     ctl member list -w fields | awk -F' : ' '
       /^"ID"/ {id=$2} /^"Name"/ {name=$2; gsub(/"/,"",name)}

@@ -1,0 +1,108 @@
+import XCTest
+@testable import Runtime
+
+/// Known-bad histories are rejected, a known-good one accepted.
+final class HistoryCheckerTests: XCTestCase {
+    typealias O = History.LeaderObservation
+
+    /// node01 leads term 2; it is destroyed at 10 s, node02 leads term 3 from 12 s;
+    /// node01 is back at 20 s and follows node02.
+    func good() -> History {
+        var h = History()
+        h.electionTimeout = 1
+        for t in stride(from: 1.0, to: 10, by: 1) {
+            h.observations += [O(time: t, node: "node01", member: "a", leader: "a", term: 2),
+                               O(time: t, node: "node02", member: "b", leader: "a", term: 2),
+                               O(time: t, node: "node03", member: "c", leader: "a", term: 2)]
+        }
+        for t in stride(from: 12.0, to: 25, by: 1) {
+            h.observations += [O(time: t, node: "node02", member: "b", leader: "b", term: 3),
+                               O(time: t, node: "node03", member: "c", leader: "b", term: 3)]
+        }
+        h.observations += [O(time: 21, node: "node01", member: "a", leader: "b", term: 3)]
+        h.faults = [.init(kind: "destroy", node: "node01", injected: 10, confirmed: 10.2, confirmation: "gone", healed: 20)]
+        h.operations = (1...20).map { .init(key: "w/\($0)", invoke: Double($0), complete: Double($0) + 0.1, outcome: $0 == 11 ? .unknown : .ok) }
+        let keys = (1...20).filter { $0 != 11 }.map { "w/\($0)" }
+        h.finalKeys = ["node01": keys, "node02": keys, "node03": keys]
+        return h
+    }
+
+    func verdict(_ h: History, _ name: String) -> HistoryChecker.Result {
+        HistoryChecker().check(h).first { $0.name == name }!
+    }
+
+    func testGoodHistoryPasses() {
+        for r in HistoryChecker().check(good()) { XCTAssertTrue(r.passed, "\(r.name): \(r.detail)") }
+    }
+
+    func testLostAcknowledgedWriteIsRejected() {
+        var h = good()
+        h.finalKeys["node03"] = h.finalKeys["node03"]!.filter { $0 != "w/7" }
+        let r = verdict(h, "no acknowledged write lost")
+        XCTAssertFalse(r.passed)
+        XCTAssertTrue(r.detail.contains("node03 lacks 1 (first w/7)"), r.detail)
+    }
+
+    func testUnknownWriteMayGoEitherWay() {
+        var h = good()
+        for node in h.finalKeys.keys { h.finalKeys[node]!.append("w/11") }
+        XCTAssertTrue(verdict(h, "no acknowledged write lost").passed)
+    }
+
+    func testTwoLeadersInOneTermAreRejected() {
+        var h = good()
+        h.observations.append(O(time: 13, node: "node01", member: "a", leader: "a", term: 3))
+        let r = verdict(h, "one leader per term")
+        XCTAssertFalse(r.passed)
+        XCTAssertEqual(r.detail, "term 3 has leaders a and b")
+    }
+
+    func testAFollowersLaggingViewIsNoSecondLeader() {
+        var h = good()
+        h.observations.append(O(time: 12.5, node: "node03", member: "c", leader: "a", term: 3))
+        XCTAssertTrue(verdict(h, "one leader per term").passed)
+    }
+
+    func testFaultThatNeverTookEffectIsRejected() {
+        var h = good()
+        h.faults[0].confirmed = nil
+        h.faults[0].confirmation = "node01 still answered"
+        let r = verdict(h, "fault took effect")
+        XCTAssertFalse(r.passed)
+        XCTAssertTrue(r.detail.contains("never confirmed"))
+        XCTAssertFalse(verdict(h, "new leader within bound").passed)
+    }
+
+    func testSlowElectionIsRejected() {
+        var h = good()
+        h.observations = h.observations.filter { !($0.term == 3 && $0.time < 22) }
+        let r = HistoryChecker(electionBoundFactor: 5).check(h).first { $0.name == "new leader within bound" }!
+        XCTAssertFalse(r.passed, r.detail)
+    }
+
+    func testOldLeaderThatStillLeadsIsRejected() {
+        var h = good()
+        h.observations.append(O(time: 22, node: "node01", member: "a", leader: "a", term: 4))
+        XCTAssertFalse(verdict(h, "old leader rejoined as follower with the same data").passed)
+    }
+
+    func testWriterLogParsing() {
+        let ops = History.operations(fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
+        XCTAssertEqual(ops, [.init(key: "w/1", invoke: 10.5, complete: 10.75, outcome: .ok),
+                             .init(key: "w/2", invoke: 11, complete: 13.25, outcome: .unknown)])
+    }
+
+    func testBootOrderHonoursAfterAndBefore() {
+        let svc = { (after: [String], before: [String]) in
+            NodePlan.Service(script: "", environment: [:], after: after, before: before, wantedBy: ["multi-user.target"], type: "simple")
+        }
+        let plan = NodePlan(name: "node04", memoryMiB: 384, clusterAddress: "10.66.0.14/24", mac: "52:54:00:66:00:0e", extraHosts: "", etc: [:],
+                            services: ["chainfire": svc([], []), "join": svc([], ["chainfire.service"]),
+                                       "flaredb": svc(["chainfire.service"], []), "fjoin": svc(["join.service"], ["flaredb.service"])])
+        let order = plan.bootOrder
+        XCTAssertLessThan(order.firstIndex(of: "join")!, order.firstIndex(of: "chainfire")!)
+        XCTAssertLessThan(order.firstIndex(of: "chainfire")!, order.firstIndex(of: "flaredb")!)
+        XCTAssertLessThan(order.firstIndex(of: "fjoin")!, order.firstIndex(of: "flaredb")!)
+        XCTAssertLessThan(order.firstIndex(of: "join")!, order.firstIndex(of: "fjoin")!)
+    }
+}
