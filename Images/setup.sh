@@ -10,7 +10,7 @@ packages=(
   libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
   nix-bin                                                                       # evaluates the monorepo
   linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client jq # the fixture guest
-  curl openssl cpio e2fsprogs openssh-client git
+  curl openssl ca-certificates cpio e2fsprogs openssh-client git
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -49,6 +49,7 @@ public struct RuntimeChecks: Sendable {
         case 28: "curl 28: timed out"
         case 35: "curl 35: TLS handshake failed (the endpoint does not speak TLS)"
         case 60: "curl 60: the peer's certificate is not trusted (self-signed, no CA given)"
+        case 77: "curl 77: cannot read the CA certificates"
         default: "exit \(code)"
         }
     }
@@ -102,7 +103,8 @@ public struct RuntimeChecks: Sendable {
             mkdir -p /run/tls && cd /run/tls && \
             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout key.pem -out cert.pem \
               -days 1 -subj /CN=node01 -addext subjectAltName=IP:\(ip) 2>/dev/null && \
-            (openssl s_server -accept 8443 -cert cert.pem -key key.pem -www -quiet >/dev/null 2>&1 </dev/null &)
+            ( (printf 'HTTP/1.0 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: 11\\r\\n\\r\\n{"ok":true}'; sleep 60) | \
+              openssl s_server -accept 8443 -cert cert.pem -key key.pem -quiet -naccept 1 >/run/tls/served.log 2>&1 &)
             """, timeout: 60)
         let cert = try await leader.succeed("cat /run/tls/cert.pem")
         let joiner = try session.node(Self.joiner)
