@@ -157,7 +157,9 @@ public actor Node {
     public func succeed(_ command: String, timeout: Double = 30) async throws -> String {
         let result = try await exec(command, timeout: timeout)
         guard result.exitStatus == 0 else {
-            throw HarnessError(.failure, "\(spec.name): `\(command)` exited \(result.exitStatus)\n  stderr: \(result.stderr.suffix(800))")
+            let output = [result.stderr.isEmpty ? nil : "  stderr: \(result.stderr.suffix(800))",
+                          result.stdout.isEmpty ? nil : "  stdout: \(result.stdout.suffix(800))"].compactMap { $0 }
+            throw HarnessError(.failure, "\(spec.name): `\(command)` exited \(result.exitStatus)\n" + output.joined(separator: "\n"))
         }
         return result.stdout
     }

@@ -1,0 +1,138 @@
+import Findings
+import Foundation
+import Harness
+import Logging
+import Nix
+import Runtime
+import XCTest
+
+/// One cluster for every runtime test of this process: booted on first use,
+/// brought to a known state by each test (reprovisioning, no reboot), and torn
+/// down when the test bundle finishes.
+actor SharedCluster {
+    static let shared = SharedCluster()
+    private var session: RuntimeSession?
+    private var plans: [String: ClusterPlan] = [:]
+    let logger = Logger(label: "runtime-tests")
+
+    func plan(_ fixes: [String]) async throws -> ClusterPlan {
+        let key = fixes.sorted().joined(separator: ",")
+        if let plan = plans[key] { return plan }
+        let plan = try await RuntimeSession.plan(home: try HarnessHome.locate(), fixes: fixes, nix: try await Nix.locate(logger: logger))
+        plans[key] = plan
+        return plan
+    }
+
+    func session() async throws -> RuntimeSession {
+        if let session { return session }
+        let plan = try await plan(RuntimeChecks.baseFixes)
+        let dir = StateDirectory().root.appendingPathComponent("reports/tests-\(ProcessInfo.processInfo.processIdentifier)")
+        let booted = try await RuntimeSession.boot(plan: plan, home: try HarnessHome.locate(), nix: try await Nix.locate(logger: logger),
+                                                   logger: logger, artifacts: dir)
+        session = booted
+        TeardownObserver.register()
+        return booted
+    }
+
+    func close() async {
+        await session?.close()
+        session = nil
+    }
+}
+
+/// Tears the shared cluster down once every test has run.
+final class TeardownObserver: NSObject, XCTestObservation, @unchecked Sendable {
+    nonisolated(unsafe) static var registered = false
+
+    static func register() {
+        guard !registered else { return }
+        registered = true
+        XCTestObservationCenter.shared.addTestObserver(TeardownObserver())
+    }
+
+    func testBundleDidFinish(_ testBundle: Bundle) {
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            await SharedCluster.shared.close()
+            done.signal()
+        }
+        done.wait()
+    }
+}
+
+final class RuntimeScenarioTests: XCTestCase {
+    /// The miniature fixed so that bootstrap, join and failover can work.
+    static let runnable = ["F5.1", "F5.2", "F4.1", "F4.2", "F3"]
+
+    func scenarios() async throws -> Scenarios {
+        let session = try await SharedCluster.shared.session()
+        return Scenarios(session: session, plan: try await SharedCluster.shared.plan(Self.runnable))
+    }
+
+    func assertPassed(_ result: ScenarioResult, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(result.passed, result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"), file: file, line: line)
+    }
+
+    func run(_ body: () async throws -> ScenarioResult) async throws -> ScenarioResult {
+        do { return try await body() } catch let failure as ScenarioFailure {
+            XCTFail("\(failure)")
+            throw failure
+        }
+    }
+
+    func testBootstrapThenJoinThenFailoverWithPowerLoss() async throws {
+        let s = try await scenarios()
+        assertPassed(try await run { try await s.bootstrap() })
+        assertPassed(try await run { try await s.join() })
+        let (result, history) = try await s.failover(.destroy)
+        assertPassed(result)
+        XCTAssertGreaterThan(history.operations.filter { $0.outcome == .ok }.count, 5)
+        XCTAssertEqual(history.faults.count, 1)
+        XCTAssertNotNil(history.faults.first?.healed)
+    }
+
+    func testFailoverWithFrozenLeader() async throws {
+        let s = try await scenarios()
+        _ = try await run { try await s.bootstrap() }
+        _ = try await run { try await s.join() }
+        assertPassed(try await s.failover(.suspend).0)
+    }
+
+    func testFailoverWithIsolatedLeader() async throws {
+        let s = try await scenarios()
+        _ = try await run { try await s.bootstrap() }
+        _ = try await run { try await s.join() }
+        assertPassed(try await s.failover(.linkDown).0)
+    }
+}
+
+/// Each runtime finding: reproduced with only F5 fixed, resolved by its own fix.
+final class RuntimeFindingTests: XCTestCase {
+    func decide(_ id: String, fixes: [String]) async throws -> Verdict {
+        let session = try await SharedCluster.shared.session()
+        let plan = try await SharedCluster.shared.plan(fixes)
+        return try await RuntimeChecks(session: session, plan: plan).decide(id)
+    }
+
+    func assertFinding(_ id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
+        let broken = try await decide(id, fixes: RuntimeChecks.baseFixes)
+        XCTAssertEqual(broken.outcome, .reproduced, "\(id) with only F5 fixed: \(broken.summary)", file: file, line: line)
+        XCTAssertFalse(broken.evidence.isEmpty, file: file, line: line)
+        let fixed = try await decide(id, fixes: RuntimeChecks.baseFixes + [id])
+        XCTAssertEqual(fixed.outcome, .resolved, "\(id) with its fix: \(fixed.summary)", file: file, line: line)
+    }
+
+    func testF3PhoneHomeReachesNoDeployer() async throws { try await assertFinding("F3") }
+    func testF4_1JoinUsesTLSOnTheClientPort() async throws { try await assertFinding("F4.1") }
+    func testF4_2FlareDBHasNoMemberRoute() async throws { try await assertFinding("F4.2") }
+    func testF4_3JoinRefusesSelfSignedLeader() async throws { try await assertFinding("F4.3") }
+
+    /// The plan reports nodes that do not evaluate, with their finding, and boots none of them.
+    func testUnevaluableNodesAreReportedNotBooted() async throws {
+        let plan = try await SharedCluster.shared.plan([])
+        XCTAssertEqual(plan.nodes.map(\.name), ["node01", "node04", "node05"])
+        XCTAssertEqual(plan.unplanned.map(\.name), ["node02", "node03", "node06"])
+        XCTAssertEqual(plan.unplanned.map { $0.finding ?? "-" }, ["F5.1", "F5.1", "F5.2"])
+        XCTAssertThrowsError(try plan.node("node02")) { XCTAssertTrue("\($0)".contains("F5.1")) }
+    }
+}
