@@ -50,10 +50,11 @@ public struct History: Sendable, Codable {
 
     public init() {}
 
+    /// Saves as `history-failover-<fault>.json`, one file per failover of a run.
     public func save(in dir: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: dir.appendingPathComponent("history.json"))
+        try encoder.encode(self).write(to: dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").json"))
     }
 
     public static func load(_ url: URL) throws -> History {

@@ -31,11 +31,19 @@ public struct HistoryChecker: Sendable {
     }
 
     /// Raft's election safety: at most one node is leader in a term. Judged on
-    /// leadership claims (a node that reports itself leader), which a node makes
-    /// about its own state; a follower's view of the leader may lag its term.
+    /// leadership claims (a node that reports itself leader), since a follower's
+    /// view may lag its term. etcd reads a node's leader and term one after the
+    /// other, so a node stepping down can report itself leader in the new term for
+    /// an instant: a claim counts when the node repeats it on its next poll.
     func singleLeaderPerTerm(_ h: History) -> Result {
         var leaders: [Int: Set<String>] = [:]
-        for o in h.observations where o.leader == o.member && !o.leader.isEmpty { leaders[o.term, default: []].insert(o.leader) }
+        for (_, views) in Dictionary(grouping: h.observations, by: \.node) {
+            let ordered = views.sorted { $0.time < $1.time }
+            for (a, b) in zip(ordered, ordered.dropFirst())
+            where a.leader == a.member && !a.leader.isEmpty && b.leader == a.leader && b.member == a.member && b.term == a.term {
+                leaders[a.term, default: []].insert(a.leader)
+            }
+        }
         let split = leaders.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
         if let (term, ids) = split.first {
             return Result(name: "one leader per term", passed: false,

@@ -67,10 +67,23 @@ public final class RuntimeSession: Sendable {
         return session
     }
 
-    /// Keeps the consoles and domain XML, then removes the cluster.
+    /// Keeps the consoles, domain XML and service logs, then removes the cluster.
     public func close() async {
+        await saveServiceLogs()
         saveNodeArtifacts()
         await cluster.teardown()
+    }
+
+    /// Every unit's log of every node, as `<node>.services.log`.
+    public func saveServiceLogs() async {
+        await withTaskGroup(of: Void.self) { group in
+            for node in cluster.nodes {
+                group.addTask { [artifacts] in
+                    guard let out = try? await node.exec("for f in /var/log/units/*.log; do [ -f \"$f\" ] && echo \"== $f\" && cat \"$f\"; done", timeout: 30) else { return }
+                    try? out.stdout.write(to: artifacts.appendingPathComponent("\(node.name).services.log"), atomically: true, encoding: .utf8)
+                }
+            }
+        }
     }
 
     public func saveNodeArtifacts() {

@@ -32,7 +32,7 @@ struct StepRecorder {
 
     mutating func step(_ name: String, _ body: () async throws -> String) async throws {
         let start = session.now
-        session.logger.info("\(result.name): \(name)…")
+        session.logger.info("[\(String(format: "%6.1f", start)) s] \(result.name): \(name)…")
         do {
             let detail = try await body()
             result.steps.append(.init(name: name, passed: true, detail: detail, seconds: session.now - start))

@@ -4,6 +4,7 @@ import Foundation
 import Findings
 import Harness
 import Logging
+import Runtime
 
 /// Runs `body` as a task that SIGINT and SIGTERM cancel, so every scope in it
 /// unwinds and tears down what it made before the process exits.
@@ -28,7 +29,8 @@ struct GlobalOptions: ParsableArguments {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info
-            return handler
+            // Everything also goes to the run directory's harness.log, when a run has one.
+            return MultiplexLogHandler([handler, RunLogFile.Handler(label: label)])
         }
         var logger = Logger(label: "harness")
         logger.logLevel = verbose ? .debug : .info

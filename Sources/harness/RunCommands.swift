@@ -21,6 +21,8 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logge
     let nix = try await Nix.locate(logger: logger)
     let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
     let dir = reportDirectory(what)
+    RunLogFile.shared.open(dir.appendingPathComponent("harness.log"))
+    defer { RunLogFile.shared.close() }
     let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir)
     var report = RunReport(target: "miniature", fixes: fixes)
     report.unplanned = plan.unplanned
@@ -34,8 +36,14 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logge
     try report.write(to: dir)
     if keep {
         try await session.cluster.markKept()
+        await session.saveServiceLogs()
         session.saveNodeArtifacts()
-        FileHandle.standardError.write(Data("kept run \(session.cluster.runID): `harness ssh NODE`, `harness down` to remove it\n".utf8))
+        var lines = ["kept run \(session.cluster.runID) (remove it with `harness down`):"]
+        for node in session.cluster.nodes {
+            let e = try await node.endpoint()
+            lines.append("  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(session.cluster.directory.path)/id_ed25519 root@127.0.0.1)")
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     } else {
         await session.close()
     }
@@ -47,7 +55,7 @@ struct RunScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run bootstrap, join or failover on node01-node06 of the miniature (fixed so it can run).",
-        discussion: "Leaves a run directory (report.json, junit.xml, history.json, plan.json, consoles, domain XML). Exit 0 passed, 1 failed, 2 could not run.")
+        discussion: "Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, service logs, domain XML). Exit 0 passed, 1 failed, 2 could not run.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "bootstrap, join, failover or all.") var scenario: String
     @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault = .destroy
@@ -85,8 +93,8 @@ struct RunScenario: AsyncParsableCommand {
 
 struct CheckHistory: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-history", abstract: "Run the failover checkers on a saved history.json.")
-    @Argument(help: "A history.json from a run directory.") var file: String
+        commandName: "check-history", abstract: "Run the failover checkers on a saved failover history.")
+    @Argument(help: "A history-failover-<fault>.json from a run directory.") var file: String
     @Option(help: "New-leader bound, as a multiple of the election timeout.") var electionBoundFactor = 10.0
 
     func run() async throws {
