@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything a failover run did and saw, on the host's clock (seconds since the
-/// run started). Saved as history.json; the checkers run on it, then or later.
+/// run started). Saved beside the run report; the checkers run on it, then or later.
 public struct History: Sendable, Codable {
     public struct Operation: Sendable, Codable, Equatable {
         public enum Outcome: String, Sendable, Codable { case ok, unknown }
@@ -62,7 +62,7 @@ public struct History: Sendable, Codable {
             throw HistoryError(message: "no history at \(url.path)")
         }
         do { return try JSONDecoder().decode(History.self, from: data) } catch {
-            throw HistoryError(message: "\(url.path) is not a history.json: \(error)")
+            throw HistoryError(message: "\(url.path) is not a failover history: \(error)")
         }
     }
 
