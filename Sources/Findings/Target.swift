@@ -90,9 +90,6 @@ public struct Target: Sendable {
         try? FileManager.default.moveItem(at: staging, to: cache.appendingPathComponent(key))
     }
 
-    /// Nothing to remove: a user's checkout is never touched, and the miniature's
-    /// copies are a cache keyed by content. Kept so callers state where a target ends.
-    public func cleanUp() {}
 }
 
 /// A 64-bit FNV-1a digest of a directory's paths and contents: a cache key, not a

@@ -18,6 +18,15 @@ struct TargetOptions: ParsableArguments {
 
     var fixes: [String] { fix.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [] }
 
+    /// Decides `ids` on the chosen target against the chosen ledger.
+    func check(_ ids: [String], logger: Logger) async throws -> CheckRun.Report {
+        let home = try HarnessHome.locate()
+        // Checking nix's version and preparing the target overlap: both are waits.
+        async let located = Nix.locate(logger: logger)
+        let (target, ledger) = try await prepare(home: home)
+        return try await CheckRun(nix: try await located, logger: logger).run(ids, on: target, ledger: ledger)
+    }
+
     func prepare(home: HarnessHome) async throws -> (Target, Ledger) {
         let repo = self.repo ?? ProcessInfo.processInfo.environment["PHOTONCLOUD_REPO"].flatMap { $0.isEmpty ? nil : $0 }
         let fixIDs = try fixes.map { try Catalog.finding($0).id }
@@ -94,13 +103,7 @@ struct Check: AsyncParsableCommand {
         let logger = global.logger()
         do {
             let ids = try CheckRun.select(only.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
-            let home = try HarnessHome.locate()
-            // Checking nix's version and preparing the target overlap: both are waits.
-            async let located = Nix.locate(logger: logger)
-            let (target, ledger) = try await self.target.prepare(home: home)
-            let nix = try await located
-            defer { target.cleanUp() }
-            let report = try await CheckRun(nix: nix, logger: logger).run(ids, on: target, ledger: ledger)
+            let report = try await target.check(ids, logger: logger)
             if json { try printJSON(report) } else { print(ReportText.render(report, evidence: evidence)) }
             if !report.allMatch { throw ExitCode(1) }
         } catch let code as ExitCode {
@@ -139,13 +142,7 @@ struct Repro: AsyncParsableCommand {
                 return
             }
             let ids = try CheckRun.select([id])
-            let home = try HarnessHome.locate()
-            // Checking nix's version and preparing the target overlap: both are waits.
-            async let located = Nix.locate(logger: logger)
-            let (target, ledger) = try await self.target.prepare(home: home)
-            let nix = try await located
-            defer { target.cleanUp() }
-            let report = try await CheckRun(nix: nix, logger: logger).run(ids, on: target, ledger: ledger)
+            let report = try await target.check(ids, logger: logger)
             let r = report.results[0]
             if json { try printJSON(r) } else {
                 let finding = try Catalog.finding(r.id)

@@ -12,7 +12,6 @@ actor Baseline {
     func get(_ run: CheckRun, home: HarnessHome) async throws -> [String: CheckRun.Result] {
         if let verdicts { return verdicts }
         let target = try await Target.miniature(home: home)
-        defer { target.cleanUp() }
         let ledger = try Ledger.load(home.defaultLedger)
         let report = try await run.run(try CheckRun.select(nil), on: target, ledger: ledger)
         let byID = Dictionary(uniqueKeysWithValues: report.results.map { ($0.id, $0) })
@@ -37,7 +36,6 @@ final class FindingScenarioTests: XCTestCase {
         XCTAssertFalse(broken.evidence.isEmpty, "\(id) reproduced without evidence", file: file, line: line)
 
         let fixed = try await Target.miniature(home: home, fixes: [id])
-        defer { fixed.cleanUp() }
         let ledger = try Ledger.load(home.defaultLedger).withResolved([id])
         let report = try await run.run(try CheckRun.select(nil), on: fixed, ledger: ledger)
         for result in report.results {
