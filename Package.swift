@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
     ]

@@ -10,7 +10,7 @@ packages=(
   libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
   nix-bin                                                                       # evaluates the monorepo
   linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client jq # the fixture guest
-  curl openssl ca-certificates cpio e2fsprogs openssh-client git
+  curl openssl ca-certificates cpio e2fsprogs openssh-client git libxml2-utils
 )
 missing=()
 for p in "${packages[@]}"; do

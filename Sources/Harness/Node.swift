@@ -60,7 +60,7 @@ public actor Node {
 
     /// The management NIC's MAC: the cluster MAC with its second octet changed, so
     /// the guest tells its two NICs apart by MAC.
-    static func managementMAC(for clusterMAC: String) -> String {
+    public static func managementMAC(for clusterMAC: String) -> String {
         var parts = clusterMAC.split(separator: ":").map(String.init)
         parts[1] = "55"
         return parts.joined(separator: ":")

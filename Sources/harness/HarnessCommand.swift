@@ -57,7 +57,7 @@ struct HarnessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harness",
         abstract: "VM-based integration harness for the PhotonCloud findings.",
-        subcommands: [List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Up.self, SSHCommand.self, Down.self, Bench.self])
+        subcommands: [List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Plan.self, Up.self, SSHCommand.self, Down.self, Bench.self])
 }
 
 struct Up: AsyncParsableCommand {

@@ -143,3 +143,68 @@ func reproRuntime(_ id: String, fixes extra: [String], json: Bool, keep: Bool, l
     if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
     if !report.passed { throw ExitCode(1) }
 }
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show how each test-cluster node would be booted as a NixOS VM, without booting anything.",
+        discussion: "Per node: the vmVariant projection, the commands that prepare it, and the domain XML. Nodes that do not evaluate are listed with their finding. Exit 0 when every node plans, 1 when some do not, 2 when it could not run.")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var target: TargetOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    struct NodeOut: Encodable {
+        let node: String
+        let projection: NixOSNode?
+        let evaluate: String
+        let commands: [String]
+        let domainXML: String?
+        let finding: String?
+        let error: String?
+    }
+
+    func run() async throws {
+        let logger = global.logger()
+        do {
+            let home = try HarnessHome.locate()
+            let nix = try await Nix.locate(logger: logger)
+            let (checkout, _) = try await target.prepare(home: home)
+            let provider = NixOSImageProvider(target: checkout, nix: nix)
+            let runDir = StateDirectory().root.appendingPathComponent("runs/phc-RUNID")
+            let projected = try await provider.project(publicKey: "ssh-ed25519 RUN-KEY harness")
+            var rows: [NodeOut] = []
+            for p in projected {
+                switch p {
+                case let .node(node, command):
+                    let disk = runDir.appendingPathComponent("\(node.hostName).qcow2").path
+                    let xml = NixOSImageProvider.domainXML(
+                        node, domainName: "phc-RUNID-\(node.hostName)", accelerator: .tcg, disk: disk, network: "phc-RUNID-net",
+                        sshPort: 0, consoleLog: runDir.appendingPathComponent("\(node.hostName).console.log").path,
+                        shareRoot: runDir.appendingPathComponent("\(node.hostName).shares").path)
+                    rows.append(NodeOut(node: node.hostName, projection: node, evaluate: command,
+                                        commands: provider.preparation(node, disk: disk).map(\.commandLine),
+                                        domainXML: xml.render(), finding: nil, error: nil))
+                case let .failed(name, finding, failure, command):
+                    rows.append(NodeOut(node: name, projection: nil, evaluate: command, commands: [], domainXML: nil,
+                                        finding: finding, error: failure.headline))
+                }
+            }
+            if json { try printJSON(rows) } else {
+                for row in rows {
+                    if let error = row.error {
+                        print("== \(row.node): does not evaluate (\(row.finding ?? "no finding")): \(error)\n   $ \(row.evaluate.prefix(200))…")
+                        continue
+                    }
+                    print("== \(row.node)")
+                    print("   $ \(row.evaluate.prefix(200))…")
+                    for c in row.commands { print("   $ \(c)") }
+                    print(row.domainXML ?? "")
+                }
+            }
+            if rows.contains(where: { $0.error != nil }) { throw ExitCode(1) }
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw findingsExit(for: error)
+        }
+    }
+}

@@ -151,7 +151,8 @@ let
 
   evalModules = { modules, specialArgs ? { }, prefix ? [ ], ... }@evalArgs:
     let
-      args = { inherit lib options config; } // specialArgs;
+      # extendModules is a module argument too, as in nixpkgs (build-vm.nix uses it).
+      args = { inherit lib options config extendModules; } // specialArgs;
       collected = collectModules args modules;
       tree = mergeDeclarations prefix (map (m: { inherit (m) file; value = m.options; }) collected);
       defs = concatMap (m: map (v: { inherit (m) file; value = v; }) (pushDownProperties m.config)) collected;
@@ -162,11 +163,11 @@ let
         else let b = head bad; in
           throw "The option `${showOption b.loc}' does not exist. Definition values:${lib.showDefs [ b ]}";
       config = builtins.seq check (valuesOf options);
-    in {
-      _type = "configuration";
-      inherit options config;
       extendModules = { modules ? [ ], specialArgs ? { }, prefix ? evalArgs.prefix or [ ] }:
         evalModules (evalArgs // { modules = evalArgs.modules ++ modules; specialArgs = evalArgs.specialArgs or { } // specialArgs; inherit prefix; });
+    in {
+      _type = "configuration";
+      inherit options config extendModules;
     };
 in {
   inherit mkIf mkMerge mkOverride mkOptionDefault mkDefault mkForce mkVMOverride evalModules mergeDefinitions

@@ -1,8 +1,10 @@
 # The NixOS options the PhotonCloud definitions set, declared with NixOS's names
 # and types, and a system.build.toplevel that depends on all of them.
-{ config, lib, pkgs, ... }:
+{ config, lib, pkgs, extendModules, ... }:
 let
   inherit (lib) mkOption mkEnableOption types;
+  # As nixpkgs' build-vm.nix: the whole configuration again, with qemu-vm.nix.
+  vmVariant = extendModules { modules = [ ./qemu-vm.nix ]; };
   serviceOptions = { name, ... }: {
     options = {
       enable = mkOption { type = types.bool; default = true; };
@@ -74,6 +76,12 @@ in {
       });
     };
     users.groups = mkOption { type = types.attrsOf types.anything; default = { }; };
+    virtualisation.vmVariant = mkOption {
+      type = types.raw;
+      readOnly = true;
+      default = vmVariant.config;
+      description = "The configuration as a QEMU VM (qemu-vm.nix added).";
+    };
     virtualisation.memorySize = mkOption { type = types.ints.positive; default = 1024; };
     virtualisation.cores = mkOption { type = types.ints.positive; default = 1; };
     virtualisation.diskSize = mkOption { type = types.ints.positive; default = 1024; };
