@@ -55,7 +55,8 @@ public struct Reaper: Sendable {
                 reaped.networks.append(network.name)
             }
             try? FileManager.default.removeItem(at: dir)
-            _ = lock
+            // Held until here, so a concurrent reaper leaves this run alone meanwhile.
+            withExtendedLifetime(lock) {}
             reaped.runs.append(run)
             logger.info("reaped leftovers of \(run)", metadata: ["domains": "\(mine.count)"])
         }
