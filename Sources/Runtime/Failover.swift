@@ -21,6 +21,7 @@ extension Scenarios {
         var r = StepRecorder("failover-\(fault.rawValue)", session: session)
         var history = History()
         history.electionTimeout = electionTimeout
+        history.timeScale = session.cluster.timeoutScale
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
         let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" } }.joined(separator: ",")
         let client = try session.node(Self.client)
@@ -37,10 +38,12 @@ extension Scenarios {
         var faultRecord: History.Fault?
         do {
             try await r.step("steady writes from \(Self.client)") {
-                try await client.succeed("rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 &)")
-                try await Task.sleep(for: .seconds(3))
-                let done = try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(in: .whitespacesAndNewlines)
-                guard (Int(done) ?? 0) > 0 else { throw HarnessError(.failure, "no write succeeded in 3 s: \(try await client.succeed("tail -3 /run/phc-writer.log"))") }
+                // No writer of an earlier run may write into this run's log.
+                try await client.succeed("\(Self.stopWriter); rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 & echo $! > /run/phc-writer.pid)")
+                let done = try await session.waitFor("\(Self.client)'s first acknowledged write", node: Self.client, seconds: 20) { () -> Int? in
+                    let n = Int(try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                    return n >= 3 ? n : nil
+                }
                 return "\(done) writes acknowledged before the fault"
             }
             try await r.step("one agreed leader") {
@@ -113,7 +116,8 @@ extension Scenarios {
             guard await session.adapter(survivor, "put final/key done") != nil else { throw HarnessError(.failure, "the final write failed") }
             return "final/key written through \(survivor)"
         }
-        _ = try? await client.exec("touch /run/phc-writer.stop; sleep 2.5")
+        // Let an in-flight put finish (its outcome is recorded), then make sure the writer is gone.
+        _ = try? await client.exec("touch /run/phc-writer.stop; sleep 2.5; \(Self.stopWriter)")
         observing.cancel()
         let log = try await client.succeed("cat /run/phc-writer.log")
         history.operations = History.operations(fromWriterLog: log, prefix: "w/", offset: offset)
@@ -144,6 +148,9 @@ extension Scenarios {
         }
         return (r.result, history)
     }
+
+    /// Ends the client's writer, if one runs (its PID file says which).
+    static let stopWriter = "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
     /// Undoes `fault` on `node`, whatever state the run is in; records when.
     func heal(_ fault: Fault, _ node: String, _ record: inout History.Fault?) async {

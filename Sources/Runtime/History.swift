@@ -47,6 +47,8 @@ public struct History: Sendable, Codable {
     public var finalKeys: [String: [String]] = [:]
     /// The election timeout the target configures, in seconds: bounds derive from it.
     public var electionTimeout: Double = 1
+    /// How much slower guests run than on KVM (3 under TCG): bounds scale with it.
+    public var timeScale: Double = 1
 
     public init() {}
 

@@ -75,7 +75,7 @@ public struct HistoryChecker: Sendable {
         }
         let before = h.observations.filter { $0.time < fault.injected && $0.node == fault.node }.last
         guard let old = before?.member else { return Result(name: name, passed: false, detail: "no observation of \(fault.node) before the fault") }
-        let bound = electionBoundFactor * h.electionTimeout
+        let bound = electionBoundFactor * h.electionTimeout * h.timeScale
         // The first time every survivor's latest view agrees on one leader other than the old one.
         var latest: [String: History.LeaderObservation] = [:]
         let survivors = Set(h.observations.map(\.node)).subtracting([fault.node])
@@ -85,7 +85,8 @@ public struct HistoryChecker: Sendable {
             if views.count == survivors.count, Set(views).count == 1, let leader = views.first, leader != old, leader != "0" {
                 let took = o.time - fault.injected
                 return Result(name: name, passed: took <= bound,
-                              detail: String(format: "survivors agreed on %@ %.2f s after the fault (bound %.1f s = %.0f x election timeout)", leader, took, bound, electionBoundFactor))
+                              detail: String(format: "survivors agreed on %@ %.2f s after the fault (bound %.1f s = %.0f x election timeout x %.0f for the accelerator)",
+                                             leader, took, bound, electionBoundFactor, h.timeScale))
             }
         }
         return Result(name: name, passed: false, detail: "the survivors never agreed on a new leader before the heal")

@@ -105,7 +105,38 @@ final class ClusterTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: StateDirectory().runDirectory(run).path))
     }
 
+    /// SIGINT and SIGTERM cancel the run, which removes what it made before exiting.
+    func testSignalsTearDown() async throws {
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("harness")
+        for sig in [SIGINT, SIGTERM] {
+            let before = Set(try await virshNames("list", "--all", "--name"))
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = ["up", "--nodes", "1"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var mine: [String] = []
+            for _ in 0..<300 where mine.isEmpty {
+                try await Task.sleep(for: .milliseconds(100))
+                mine = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) && !before.contains($0) }
+            }
+            XCTAssertFalse(mine.isEmpty, "the harness never created a domain")
+            kill(process.processIdentifier, sig)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 130, "exit status after signal \(sig)")
+            guard let run = mine.first.flatMap(RunID.init(owning:)) else { continue }
+            let domains = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(run.prefix) }
+            let networks = try await virshNames("net-list", "--all", "--name").filter { $0.hasPrefix(run.prefix) }
+            XCTAssertEqual(domains + networks, [], "left by a run stopped with signal \(sig)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: StateDirectory().runDirectory(run).path))
+        }
+    }
+
     func testNodeThatNeverAnswersShowsItsConsole() async throws {
+        // Other runs (a shared runtime cluster) may be up: only what this one made counts.
+        let domainsBefore = Set(try await virshNames("list", "--all", "--name"))
+        let networksBefore = Set(try await virshNames("net-list", "--all", "--name"))
         // 0.2 s (scaled for TCG) is less than any boot takes: the wait must give up.
         let options = ClusterOptions(nodes: try NodeSpec.fixture(count: 1), bootTimeout: 0.2)
         do {
@@ -116,10 +147,10 @@ final class ClusterTests: XCTestCase {
             XCTAssertTrue(error.message.contains("node01 did not accept SSH"), error.message)
             XCTAssertTrue(error.message.contains("last console lines"), error.message)
         }
-        let v10 = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) }.isEmpty
-        XCTAssertTrue(v10)
-        let v11 = try await virshNames("net-list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) }.isEmpty
-        XCTAssertTrue(v11)
+        let domainsLeft = Set(try await virshNames("list", "--all", "--name")).subtracting(domainsBefore)
+        let networksLeft = Set(try await virshNames("net-list", "--all", "--name")).subtracting(networksBefore)
+        XCTAssertEqual(domainsLeft, [])
+        XCTAssertEqual(networksLeft, [])
     }
 
     func testTakenForwardPortFailsFastWithQemusMessage() async throws {

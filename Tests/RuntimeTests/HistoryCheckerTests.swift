@@ -81,11 +81,26 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertFalse(verdict(h, "new leader within bound").passed)
     }
 
-    func testSlowElectionIsRejected() {
+    /// The survivors agree 12 s after the fault, before the heal at 25 s.
+    func slowElection() -> History {
         var h = good()
         h.observations = h.observations.filter { !($0.term == 3 && $0.time < 22) }
-        let r = HistoryChecker(electionBoundFactor: 5).check(h).first { $0.name == "new leader within bound" }!
+        h.faults[0].healed = 25
+        return h
+    }
+
+    func testSlowElectionIsRejected() {
+        let r = HistoryChecker(electionBoundFactor: 5).check(slowElection()).first { $0.name == "new leader within bound" }!
         XCTAssertFalse(r.passed, r.detail)
+        XCTAssertTrue(r.detail.contains("12.00 s after the fault (bound 5.0 s"), r.detail)
+    }
+
+    func testElectionBoundScalesWithTheAccelerator() {
+        var h = slowElection()
+        h.timeScale = 3
+        let r = HistoryChecker(electionBoundFactor: 5).check(h).first { $0.name == "new leader within bound" }!
+        XCTAssertTrue(r.passed, r.detail)
+        XCTAssertTrue(r.detail.contains("bound 15.0 s"), r.detail)
     }
 
     func testOldLeaderThatStillLeadsIsRejected() {
