@@ -103,6 +103,14 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertTrue(r.detail.contains("bound 15.0 s"), r.detail)
     }
 
+    /// A survivor may see the new leader before the harness has confirmed the fault.
+    func testAgreementBeforeConfirmationCounts() {
+        var h = good()
+        h.faults[0].confirmed = 14
+        h.observations = h.observations.filter { !($0.node == "node03" && $0.term == 3 && $0.time > 12) }
+        XCTAssertTrue(verdict(h, "new leader within bound").passed)
+    }
+
     func testOldLeaderThatStillLeadsIsRejected() {
         var h = good()
         h.observations.append(O(time: 22, node: "node01", member: "a", leader: "a", term: 4))
