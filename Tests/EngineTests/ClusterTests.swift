@@ -15,6 +15,27 @@ final class ClusterTests: XCTestCase {
         return out.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// Starts `harness up --nodes N` and returns once libvirt has its first new domain.
+    func startHarnessUp(nodes: Int) async throws -> (Process, [String]) {
+        // The harness CLI is built beside the test binary (this target depends on it).
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("harness")
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary.path), "no harness binary at \(binary.path)")
+        let before = Set(try await virshNames("list", "--all", "--name"))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["up", "--nodes", "\(nodes)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var mine: [String] = []
+        for _ in 0..<300 where mine.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            mine = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) && !before.contains($0) }
+        }
+        XCTAssertFalse(mine.isEmpty, "the harness never created a domain")
+        return (process, mine)
+    }
+
     func testSixNodesBootRunReachPersistAndLeaveNothing() async throws {
         let cluster = try await Cluster.boot(ClusterOptions(nodes: try NodeSpec.fixture(count: 6)), logger: logger)
         let prefix = cluster.runID.prefix
@@ -70,27 +91,10 @@ final class ClusterTests: XCTestCase {
     }
 
     func testKilledRunIsReapedByTheNext() async throws {
-        // The harness CLI is built beside the test binary (this target depends on it).
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let binary = testBinary.deletingLastPathComponent().appendingPathComponent("harness")
-        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary.path), "no harness binary at \(binary.path)")
-        let before = Set(try await virshNames("list", "--all", "--name"))
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["up", "--nodes", "2"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-
         // Kill it with SIGKILL as soon as its domains exist: mid-boot.
-        var leaked: [String] = []
-        for _ in 0..<300 where leaked.isEmpty {
-            try await Task.sleep(for: .milliseconds(100))
-            leaked = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) && !before.contains($0) }
-        }
+        let (process, leaked) = try await startHarnessUp(nodes: 2)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        XCTAssertFalse(leaked.isEmpty, "the harness never created a domain")
         guard let run = leaked.first.flatMap(RunID.init(owning:)) else { return }
         let v7 = try await virshNames("net-list", "--all", "--name").contains(run.name("net"))
         XCTAssertTrue(v7, "the killed run's network is gone already")
@@ -107,21 +111,8 @@ final class ClusterTests: XCTestCase {
 
     /// SIGINT and SIGTERM cancel the run, which removes what it made before exiting.
     func testSignalsTearDown() async throws {
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("harness")
         for sig in [SIGINT, SIGTERM] {
-            let before = Set(try await virshNames("list", "--all", "--name"))
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = ["up", "--nodes", "1"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var mine: [String] = []
-            for _ in 0..<300 where mine.isEmpty {
-                try await Task.sleep(for: .milliseconds(100))
-                mine = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) && !before.contains($0) }
-            }
-            XCTAssertFalse(mine.isEmpty, "the harness never created a domain")
+            let (process, mine) = try await startHarnessUp(nodes: 1)
             kill(process.processIdentifier, sig)
             process.waitUntilExit()
             XCTAssertEqual(process.terminationStatus, 130, "exit status after signal \(sig)")
