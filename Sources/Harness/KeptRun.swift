@@ -48,5 +48,6 @@ public struct KeptRun: Sendable {
 }
 
 extension String {
-    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
+    /// `replacement` in place of an empty string, for messages and evidence.
+    public func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }

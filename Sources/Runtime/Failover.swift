@@ -162,11 +162,8 @@ extension Scenarios {
                 try await victim.waitForSSH(timeout: 60 * session.cluster.timeoutScale)
                 // The guest's /etc is fresh: reinstall its units (its disk kept the data) and start them.
                 let nodePlan = try plan.node(node)
-                let script = Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false)
-                try await victim.upload(Data(script.utf8), to: "/run/phc-provision.sh", mode: "0755")
-                try await victim.succeed("sh /run/phc-provision.sh", timeout: 120)
-                let adapter = try Data(contentsOf: session.home.scenarios.appendingPathComponent("adapters/miniature/adapter.sh"))
-                try await victim.upload(adapter, to: "/usr/local/bin/adapter", mode: "0755")
+                try await Provisioner.run(Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false), on: victim)
+                try await session.installTools(on: victim)
             case .suspend:
                 try await victim.resume()
             case .linkDown:

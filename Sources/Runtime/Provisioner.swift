@@ -57,12 +57,15 @@ public struct Provisioner: Sendable {
             for node in cluster.nodes {
                 guard let nodePlan = plan.nodes.first(where: { $0.name == node.name }) else { continue }
                 let text = script(for: nodePlan, start: starting?.contains(node.name) ?? true)
-                group.addTask {
-                    try await node.upload(Data(text.utf8), to: "/run/phc-provision.sh", mode: "0755")
-                    try await node.succeed("sh /run/phc-provision.sh", timeout: 120)
-                }
+                group.addTask { try await Self.run(text, on: node) }
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Uploads a script made by `script(for:start:reset:)` to `node` and runs it.
+    public static func run(_ script: String, on node: Node) async throws {
+        try await node.upload(Data(script.utf8), to: "/run/phc-provision.sh", mode: "0755")
+        try await node.succeed("sh /run/phc-provision.sh", timeout: 120)
     }
 }

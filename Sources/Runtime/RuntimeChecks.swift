@@ -40,6 +40,12 @@ public struct RuntimeChecks: Sendable {
         return (status, await session.journal(node, unit))
     }
 
+    /// A string field of the joiner's cluster-config.json, as its first-boot scripts read it.
+    func clusterConfig(_ key: String) async throws -> String? {
+        let config = try await session.node(Self.joiner).succeed("cat /etc/plasmacloud/cluster-config.json")
+        return (try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])?[key] as? String
+    }
+
     func curlMeaning(_ code: Int32) -> String {
         switch code {
         case 0: "success"
@@ -56,8 +62,7 @@ public struct RuntimeChecks: Sendable {
 
     /// F4.1: the generated Chainfire join against the running cluster.
     func chainfireJoin() async throws -> Verdict {
-        let config = try await session.node(Self.joiner).succeed("cat /etc/plasmacloud/cluster-config.json")
-        let leaderURL = (try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])?["leader_url"] as? String ?? "?"
+        let leaderURL = try await clusterConfig("leader_url") ?? "?"
         let (status, journal) = try await runUnit("first-boot-chainfire-join")
         let members = await session.adapter("node01", "members") ?? ""
         let joinerPeer = try plan.node(Self.joiner).ip + ":2380"
@@ -78,9 +83,8 @@ public struct RuntimeChecks: Sendable {
 
     /// F4.2: the generated FlareDB join against FlareDB's REST API.
     func flaredbJoin() async throws -> Verdict {
-        let config = try await session.node(Self.joiner).succeed("cat /etc/plasmacloud/cluster-config.json")
         let fallback = "http://\(try plan.node("node01").ip):8082"
-        let url = ((try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any])?["flaredb_leader_url"] as? String) ?? fallback
+        let url = try await clusterConfig("flaredb_leader_url") ?? fallback
         let (status, journal) = try await runUnit("first-boot-flaredb-join")
         let probe = try await session.node(Self.joiner).exec("curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{\"id\":\"probe\",\"addr\":\"0.0.0.0:0\"}' \(url)/admin/member/add")
         let evidence = [
@@ -151,8 +155,4 @@ public struct RuntimeChecks: Sendable {
         }
         return Verdict(id: "F3", outcome: .reproduced, summary: "the phone-home to $DEPLOYER_URL reaches nothing (\(curlMeaning(result.exitStatus)))", evidence: evidence)
     }
-}
-
-extension String {
-    func ifEmpty(_ replacement: String) -> String { isEmpty ? replacement : self }
 }

@@ -49,15 +49,8 @@ public final class RuntimeSession: Sendable {
         let cluster = try await Cluster.boot(ClusterOptions(nodes: plan.nodes.map(\.spec)), logger: logger)
         let session = RuntimeSession(cluster: cluster, home: home, nix: nix, logger: logger, artifacts: artifacts)
         do {
-            let adapter = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/adapter.sh"))
-            let writer = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/writer.sh"))
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for node in cluster.nodes {
-                    group.addTask {
-                        try await node.upload(adapter, to: "/usr/local/bin/adapter", mode: "0755")
-                        try await node.upload(writer, to: "/usr/local/bin/writer", mode: "0755")
-                    }
-                }
+                for node in cluster.nodes { group.addTask { try await session.installTools(on: node) } }
                 try await group.waitForAll()
             }
         } catch {
@@ -65,6 +58,15 @@ public final class RuntimeSession: Sendable {
             throw error
         }
         return session
+    }
+
+    /// The target adapter and the steady writer, in the guest's /usr/local/bin
+    /// (tmpfs: a node started again needs them again).
+    public func installTools(on node: Node) async throws {
+        for tool in ["adapter", "writer"] {
+            let data = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/\(tool).sh"))
+            try await node.upload(data, to: "/usr/local/bin/\(tool)", mode: "0755")
+        }
     }
 
     /// Keeps the consoles, domain XML and service logs, then removes the cluster.
