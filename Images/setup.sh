@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a host of this kind from nothing, for the harness: Debian packages,
-# virtlogd + libvirtd (started by hand: there is no systemd here), and the fixture
-# guest image. Idempotent: a second run checks and does nothing.
+# nix's build users, virtlogd + libvirtd (started by hand: there is no systemd
+# here), the fixture guest image and the stand-in NixOS guests' tools. Idempotent: a second run checks and does nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -10,6 +10,7 @@ packages=(
   libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
   nix-bin                                                                       # evaluates the monorepo
   linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client jq # the fixture guest
+  linux-image-amd64                                                             # stand-in NixOS guests (9p)
   curl openssl ca-certificates cpio e2fsprogs openssh-client git libxml2-utils
 )
 missing=()
@@ -21,6 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { echo "setup: must run as root to install packages" >&2; exit 2; }
   apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# nix.conf names the group nixbld for sandboxed builds, as nix's own installer sets it up.
+if ! getent group nixbld >/dev/null; then
+  echo "setup: creating nix build users"
+  groupadd -r nixbld
+  for i in $(seq 1 8); do
+    useradd -r -g nixbld -G nixbld -d /var/empty -s /usr/sbin/nologin -c "Nix build user $i" "nixbld$i"
+  done
 fi
 
 libvirt_answers() { timeout 30 virsh -q -c qemu:///system version >/dev/null 2>&1; }
@@ -38,3 +48,4 @@ if ! libvirt_answers; then
 fi
 
 "$here/fixture/build.sh"
+"$here/guest-tools/build.sh"

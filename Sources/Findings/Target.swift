@@ -62,7 +62,8 @@ public struct Target: Sendable {
             root: root,
             name: fixes.isEmpty ? "miniature" : "miniature + fix \(fixes.joined(separator: ", "))",
             overrides: [InputOverride(input: "nixpkgs", reference: "path:" + home.nixpkgsStandIn.path),
-                        InputOverride(input: "nixpkgs/nixpkgs-lib", reference: libRef)],
+                        InputOverride(input: "nixpkgs/nixpkgs-lib", reference: libRef),
+                        InputOverride(input: "nixpkgs/guest-tools", reference: home.guestTools.reference)],
             fixes: fixes, isMiniature: true)
     }
 

@@ -11,12 +11,20 @@ public struct ClusterOptions: Sendable {
     /// Seconds a node may take from create to SSH, before scaling for TCG.
     public var bootTimeout: Double
     public var libvirtURI: String
+    /// What the nodes boot; the fixture guest when nil.
+    public var image: (any GuestImage)?
+    /// The run's SSH key, when the image was made for it (a NixOS closure
+    /// authorises it); a fresh one when nil.
+    public var key: SSHKey?
 
-    public init(nodes: [NodeSpec], state: StateDirectory = StateDirectory(), bootTimeout: Double = 40, libvirtURI: String = "qemu:///system") {
+    public init(nodes: [NodeSpec], state: StateDirectory = StateDirectory(), bootTimeout: Double = 40,
+                libvirtURI: String = "qemu:///system", image: (any GuestImage)? = nil, key: SSHKey? = nil) {
         self.nodes = nodes
         self.state = state
         self.bootTimeout = bootTimeout
         self.libvirtURI = libvirtURI
+        self.image = image
+        self.key = key
     }
 }
 
@@ -71,10 +79,10 @@ public final class Cluster: Sendable {
         guard Set(options.nodes.map(\.name)).count == options.nodes.count else {
             throw HarnessError(.badInput, "node names repeat: \(options.nodes.map(\.name))")
         }
-        let image = try FixtureImage.load(from: options.state)
+        let image = try options.image ?? FixtureImage.load(from: options.state)
         let connection = try await connect(uri: options.libvirtURI)
         try await Reaper(connection: connection, state: options.state, logger: logger).reap()
-        let accelerator = await AcceleratorProbe.detect(kernel: image.kernel, state: options.state, logger: logger)
+        let accelerator = await AcceleratorProbe.detect(kernel: image.probeKernel, state: options.state, logger: logger)
 
         let runID = RunID()
         let logger = { var l = logger; l[metadataKey: "run"] = "\(runID)"; return l }()
@@ -84,7 +92,7 @@ public final class Cluster: Sendable {
         guard let lock = try RunLock(path: directory.appendingPathComponent("run.lock").path) else {
             throw HarnessError(.environment, "run directory \(directory.path) is locked by another process")
         }
-        let key = try SSHKey.generateEd25519()
+        let key = try options.key ?? SSHKey.generateEd25519()
         try key.write(privateKeyTo: directory.appendingPathComponent("id_ed25519").path)
 
         let networkName = runID.name("net")
@@ -105,7 +113,7 @@ public final class Cluster: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for node in cluster.nodes {
                     group.addTask {
-                        try await node.createDisk()
+                        try await node.prepare()
                         try await node.start()
                         try await node.waitForSSH(timeout: timeout)
                         logger.info("ready", metadata: ["node": "\(node.name)"])

@@ -29,6 +29,20 @@ public struct ConsoleLog: Sendable {
         return found
     }
 
+    /// How many bytes the console holds: where the next boot's output begins.
+    public func size() -> UInt64 {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+    }
+
+    /// Whether the guest's kernel panicked after `offset`: it then never boots, and
+    /// the domain keeps running.
+    public func panicked(after offset: UInt64) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: offset)
+        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self).contains("Kernel panic - not syncing")
+    }
+
     static func clean(_ text: String) -> String {
         var out = ""
         var inEscape = false

@@ -1,4 +1,6 @@
 import Foundation
+import HostCommand
+import Libvirt
 
 /// The fixture guest built by `Images/fixture/build.sh`: kernel, initramfs and the
 /// read-only base disk every node overlays. Read from the manifest the build writes.
@@ -24,5 +26,44 @@ public struct FixtureImage: Codable, Sendable {
             throw HarnessError(.environment, "fixture image file \(path) is missing: rebuild with `Images/fixture/build.sh`")
         }
         return image
+    }
+}
+
+extension FixtureImage: GuestImage {
+    public var probeKernel: String { kernel }
+
+    /// A qcow2 overlay on the shared read-only base.
+    public func prepare(_ node: NodeSpec, in run: GuestRun) async throws {
+        do {
+            try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", baseDisk, "-F", "qcow2", run.disk.path])
+                .succeed(timeout: 30)
+        } catch {
+            throw HarnessError(.environment, "\(node.name): cannot create its disk overlay", cause: error)
+        }
+    }
+
+    /// The fixture's init configures the node from `phc.*` kernel parameters.
+    public func domainXML(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
+        let hosts = run.peers.map { "\($0.name)=\($0.ip)" }.joined(separator: ",")
+        let cmdline = [
+            "console=ttyS0", "quiet", "panic=-1",
+            "phc.host=\(node.name)", "phc.ip=\(node.clusterAddress)", "phc.mac=\(node.mac)",
+            "phc.key=\(run.publicKey)", "phc.hosts=\(hosts)",
+        ].joined(separator: " ")
+        return DomainXML(
+            name: run.domainName, accelerator: run.accelerator, memoryMiB: node.memoryMiB,
+            kernel: kernel, initrd: initrd, cmdline: cmdline,
+            disks: [.init(path: run.disk.path)],
+            interfaces: [.init(network: run.networkName, mac: node.mac)],
+            management: .init(hostPort: sshPort, mac: Self.managementMAC(for: node.mac)),
+            consoleLog: run.consoleLog)
+    }
+
+    /// The management NIC's MAC: the cluster MAC with its second octet changed, so
+    /// the guest tells its two NICs apart by MAC.
+    public static func managementMAC(for clusterMAC: String) -> String {
+        var parts = clusterMAC.split(separator: ":").map(String.init)
+        parts[1] = "55"
+        return parts.joined(separator: ":")
     }
 }

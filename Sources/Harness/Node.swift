@@ -21,6 +21,8 @@ public actor Node {
     /// When SSH first answered in the latest start, from that start.
     public private(set) var readySeconds: Double?
     private var startedAt: ContinuousClock.Instant?
+    /// Where this start's console output begins.
+    private var consoleOffset: UInt64 = 0
 
     init(spec: NodeSpec, context: RunContext) {
         self.spec = spec
@@ -32,38 +34,17 @@ public actor Node {
 
     public nonisolated var name: String { spec.name }
 
-    /// Creates the node's qcow2 overlay on the shared read-only base.
-    func createDisk() async throws {
-        do {
-            try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", context.image.baseDisk, "-F", "qcow2", overlay.path])
-                .succeed(timeout: 30)
-        } catch {
-            throw HarnessError(.environment, "\(spec.name): cannot create its disk overlay", cause: error)
-        }
+    var guestRun: GuestRun {
+        GuestRun(domainName: domainName, accelerator: context.accelerator, disk: overlay,
+                 directory: context.directory.appendingPathComponent(spec.name),
+                 networkName: context.networkName, consoleLog: console.path, publicKey: context.publicKey, peers: context.nodes)
     }
 
-    func xml(port: Int) -> DomainXML {
-        let hosts = context.nodes.map { "\($0.name)=\($0.ip)" }.joined(separator: ",")
-        let cmdline = [
-            "console=ttyS0", "quiet", "panic=-1",
-            "phc.host=\(spec.name)", "phc.ip=\(spec.clusterAddress)", "phc.mac=\(spec.mac)",
-            "phc.key=\(context.publicKey)", "phc.hosts=\(hosts)",
-        ].joined(separator: " ")
-        return DomainXML(
-            name: domainName, accelerator: context.accelerator, memoryMiB: spec.memoryMiB,
-            kernel: context.image.kernel, initrd: context.image.initrd, cmdline: cmdline,
-            disks: [.init(path: overlay.path)],
-            interfaces: [.init(network: context.networkName, mac: spec.mac)],
-            management: .init(hostPort: port, mac: Self.managementMAC(for: spec.mac)),
-            consoleLog: console.path)
-    }
-
-    /// The management NIC's MAC: the cluster MAC with its second octet changed, so
-    /// the guest tells its two NICs apart by MAC.
-    public static func managementMAC(for clusterMAC: String) -> String {
-        var parts = clusterMAC.split(separator: ":").map(String.init)
-        parts[1] = "55"
-        return parts.joined(separator: ":")
+    /// Makes the node's disk and whatever else its image needs on the host.
+    func prepare() async throws {
+        try FileManager.default.createDirectory(at: guestRun.directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        try await context.image.prepare(spec, in: guestRun)
     }
 
     /// Starts the domain. A forward port lost to a race fails fast in QEMU; then
@@ -73,9 +54,10 @@ public actor Node {
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try LoopbackPort.free()
-            let definition = xml(port: port).render()
+            let definition = context.image.domainXML(for: spec, in: guestRun, sshPort: port).render()
             do {
                 startedAt = .now
+                consoleOffset = console.size()
                 domain = try await context.connection.createDomain(xml: definition)
                 sshPort = port
                 domainXML = definition
@@ -106,6 +88,9 @@ public actor Node {
             let state = try await domain.state()
             if state != .running && state != .blocked {
                 throw HarnessError(.node, "\(spec.name) stopped while booting (state \(state)); last console lines:\n\(console.formattedTail())")
+            }
+            if console.panicked(after: consoleOffset) {
+                throw HarnessError(.node, "\(spec.name): its kernel panicked while booting; last console lines (\(console.path)):\n\(console.formattedTail())")
             }
             if let key = console.pinnedHostKey() {
                 do {

@@ -7,7 +7,7 @@ import SSH
 struct RunContext: Sendable {
     let runID: RunID
     let directory: URL
-    let image: FixtureImage
+    let image: any GuestImage
     let accelerator: DomainXML.Accelerator
     let connection: Connection
     let key: SSHKey

@@ -38,6 +38,14 @@ public struct Nix: Sendable {
         return Nix(executable: path, version: version, logger: logger)
     }
 
+    /// `nix build` of derivations' outputs, without result links. From 2.13 a bare
+    /// .drv installable means the file itself, so the outputs are asked for.
+    public func build(derivations: [String], offline: Bool) -> HostCommand {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        let suffix = parts.count >= 2 && (parts[0], parts[1]) >= (2, 13) ? "^*" : ""
+        return HostCommand(executable, Self.features + ["build", "--no-link"] + (offline ? ["--offline"] : []) + derivations.map { $0 + suffix })
+    }
+
     /// What one nix invocation did.
     public struct Result: Sendable {
         public let command: String

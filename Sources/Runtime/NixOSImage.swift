@@ -1,6 +1,7 @@
 import Findings
 import Foundation
 import Harness
+import Logging
 import HostCommand
 import Libvirt
 import Nix
@@ -30,10 +31,22 @@ public struct NixOSNode: Sendable, Codable, Equatable {
     public var interfaces: [String: Interface]
     /// root's authorized keys in the VM: shows the harness's SSH module took effect.
     public var rootKeys: [String]
+    /// The derivations that make the toplevel and the initrd: what `nix build` builds.
+    public var derivations: [String]
 
-    /// The interface on the cluster network: the first one with an address.
+    /// The interface on the cluster network: the first one with an address that is
+    /// not the harness's management NIC.
     public var clusterInterface: (name: String, interface: Interface)? {
-        interfaces.sorted { $0.key < $1.key }.first { !$0.value.addresses.isEmpty }.map { ($0.key, $0.value) }
+        interfaces.sorted { $0.key < $1.key }
+            .first { $0.key != NixOSImageProvider.managementInterface && !$0.value.addresses.isEmpty }
+            .map { ($0.key, $0.value) }
+    }
+
+    /// What the engine needs of this node.
+    public var spec: NodeSpec {
+        let cluster = clusterInterface
+        return NodeSpec(name: hostName, memoryMiB: memorySize, clusterAddress: cluster?.interface.addresses.first ?? "",
+                        mac: cluster?.interface.mac ?? NixOSImageProvider.defaultClusterMAC)
     }
 }
 
@@ -51,14 +64,47 @@ public struct NixOSImageProvider: Sendable {
         self.nix = nix
     }
 
-    /// The projection, with `publicKey` authorised for root by an added module.
+    /// The harness's NIC for the 127.0.0.1 forward. Every node has its own
+    /// user-mode network, so one MAC and one address serve them all.
+    public static let managementInterface = "mgmt0"
+    public static let managementMAC = "52:54:00:ff:00:01"
+    static let managementAddress = "10.0.2.15"
+    /// A cluster NIC's MAC when the definition gives none.
+    static let defaultClusterMAC = "52:54:00:12:01:01"
+
+    /// What the harness adds to every node's evaluation: root's SSH key; NIC names
+    /// by MAC as NixOS's test framework sets them (the definition's, and the
+    /// management NIC's); the management address; and a unit that prints sshd's
+    /// host key on the serial console, where the harness pins it from.
+    public static func harnessModule(publicKey: String) -> String {
+        """
+        ({ config, ... }: let
+            ifs = config.networking.interfaces;
+            link = name: mac: { name = "10-phc-${name}"; value = { matchConfig.MACAddress = mac; linkConfig.Name = name; }; };
+          in {
+            services.openssh.enable = true;
+            users.users.root.openssh.authorizedKeys.keys = [ "\(publicKey)" ];
+            systemd.network.links = builtins.listToAttrs ([ (link "\(managementInterface)" "\(managementMAC)") ]
+              ++ map (name: link name ifs.${name}.macAddress)
+                     (builtins.filter (name: (ifs.${name}.macAddress or null) != null) (builtins.attrNames ifs)));
+            networking.interfaces.\(managementInterface).ipv4.addresses = [ { address = "\(managementAddress)"; prefixLength = 24; } ];
+            systemd.services.photoncloud-harness-hostkey = {
+              wantedBy = [ "multi-user.target" ]; after = [ "sshd.service" ];
+              serviceConfig.Type = "oneshot";
+              script = ''
+                for i in $(seq 1 300); do [ -s /etc/ssh/ssh_host_ed25519_key.pub ] && break; sleep 0.2; done
+                echo "phc-hostkey: $(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)" > /dev/ttyS0
+              '';
+            };
+          })
+        """
+    }
+
+    /// The projection of one node's vmVariant, with the harness's module added.
     public static func projection(publicKey: String) -> String {
         """
         c: let
-          e = c.extendModules { modules = [ ({ ... }: {
-                services.openssh.enable = true;
-                users.users.root.openssh.authorizedKeys.keys = [ "\(publicKey)" ];
-              }) ]; };
+          e = c.extendModules { modules = [ \(harnessModule(publicKey: publicKey)) ]; };
           v = e.config.virtualisation.vmVariant; vc = v.virtualisation; t = v.system.build.toplevel;
         in {
           hostName = v.networking.hostName;
@@ -68,6 +114,7 @@ public struct NixOSImageProvider: Sendable {
           memorySize = vc.memorySize; cores = vc.cores; diskSize = vc.diskSize;
           shares = builtins.mapAttrs (_: s: { inherit (s) source target securityModel; }) vc.sharedDirectories;
           rootKeys = v.users.users.root.openssh.authorizedKeys.keys;
+          derivations = builtins.attrNames (builtins.getContext ("${t}" + (vc.directBoot.initrd or "")));
           interfaces = builtins.mapAttrs (_: i: {
             mac = i.macAddress or null;
             addresses = map (a: "${a.address}/${toString a.prefixLength}") i.ipv4.addresses;
@@ -100,39 +147,117 @@ public struct NixOSImageProvider: Sendable {
         return out
     }
 
-    /// What must exist before the domain starts: the system closure, and a root
+    /// `nix build` of the nodes' systems, in one invocation. The miniature is built
+    /// offline: nothing of it is in any binary cache.
+    public func build(_ nodes: [NixOSNode]) -> HostCommand {
+        var derivations: [String] = []
+        for d in nodes.flatMap(\.derivations) where !derivations.contains(d) { derivations.append(d) }
+        return nix.build(derivations: derivations, offline: target.isMiniature)
+    }
+
+    /// The host-side preparation of one node in its run directory `directory`:
+    /// its 9p share directories, private copies of the kernel and initrd (libvirt
+    /// relabels a domain's boot files, which must not touch the store), and a root
     /// disk with an ext4 filesystem labelled nixos (new qemu-vm.nix does not format
-    /// in the initrd; a blank disk would not boot).
-    public func preparation(_ node: NixOSNode, disk: String) -> [HostCommand] {
+    /// in the initrd; a blank disk does not boot).
+    public func preparation(_ node: NixOSNode, directory: URL, disk: String) -> [HostCommand] {
         let raw = disk + ".raw"
-        return [
-            HostCommand("nix", Nix.features + ["build", "--no-link", "\(target.flake("nix/test-cluster"))#nixosConfigurations.\(node.hostName).config.system.build.vm"]
-                        + target.overrides.flatMap { ["--override-input", $0.input, $0.reference] }),
-            HostCommand("qemu-img", ["create", "-f", "raw", raw, "\(node.diskSize)M"]),
-            HostCommand("mkfs.ext4", ["-q", "-L", "nixos", raw]),
+        let shares = Self.shares(node, directory: directory).map(\.source).filter { $0.hasPrefix(directory.path + "/") }
+        // QEMU writes the shares as libvirt-qemu.
+        let shareCommands = shares.isEmpty ? [] : [HostCommand("mkdir", ["-p"] + shares), HostCommand("chmod", ["0777"] + shares)]
+        return shareCommands + [
+            HostCommand("cp", ["-L", node.kernel, directory.appendingPathComponent("kernel").path]),
+            HostCommand("cp", ["-L", node.initrd, directory.appendingPathComponent("initrd").path]),
+            HostCommand("qemu-img", ["create", "-q", "-f", "raw", raw, "\(node.diskSize)M"]),
+            HostCommand("mkfs.ext4", ["-q", "-F", "-L", "nixos", raw]),
             HostCommand("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", raw, disk]),
             HostCommand("rm", ["-f", raw]),
         ]
     }
 
-    /// The libvirt domain for `node`: what run-<name>-vm's qemu line says, in XML.
-    public static func domainXML(_ node: NixOSNode, domainName: String, accelerator: DomainXML.Accelerator, disk: String,
-                                 network: String, sshPort: Int, consoleLog: String, shareRoot: String) -> DomainXML {
-        let shares = node.shares.sorted { $0.key < $1.key }.map { tag, share in
-            // $TMPDIR-relative sources become the run's own directories.
-            DomainXML.Share(source: share.source.hasPrefix("/") ? share.source : "\(shareRoot)/\(tag)", tag: tag, readOnly: tag == "nix-store")
+    /// The node's 9p shares. A source that is not a fixed host path ($TMPDIR/xchg
+    /// and the like, which the run script resolves) becomes a directory of the node's own.
+    static func shares(_ node: NixOSNode, directory: URL) -> [DomainXML.Share] {
+        node.shares.sorted { $0.key < $1.key }.map { tag, share in
+            DomainXML.Share(source: share.source.hasPrefix("/") ? share.source : directory.appendingPathComponent("shares/\(tag)").path,
+                            tag: tag, readOnly: tag == "nix-store")
         }
-        let cluster = node.clusterInterface
-        let mac = cluster?.interface.mac ?? "52:54:00:12:01:01"
-        return DomainXML(
+    }
+
+    /// The libvirt domain for `node`: what run-<name>-vm's qemu line says, in XML,
+    /// booting the copies of its kernel and initrd in `directory`.
+    public static func domainXML(_ node: NixOSNode, domainName: String, accelerator: DomainXML.Accelerator, disk: String,
+                                 network: String, sshPort: Int, consoleLog: String, directory: URL) -> DomainXML {
+        DomainXML(
             name: domainName, accelerator: accelerator, memoryMiB: node.memorySize, vcpus: node.cores,
-            kernel: node.kernel, initrd: node.initrd,
+            kernel: directory.appendingPathComponent("kernel").path, initrd: directory.appendingPathComponent("initrd").path,
             // The console the harness reads is the first serial port.
             cmdline: (node.kernelParams + (node.kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(separator: " "),
             disks: [.init(path: disk, format: "qcow2", target: "vda", serial: "root", cache: "writeback")],
-            interfaces: [.init(network: network, mac: mac)],
-            shares: shares,
-            management: .init(hostPort: sshPort, mac: Node.managementMAC(for: mac)),
+            interfaces: [.init(network: network, mac: node.spec.mac)],
+            shares: shares(node, directory: directory),
+            management: .init(hostPort: sshPort, mac: managementMAC),
             consoleLog: consoleLog, tcgCacheMiB: accelerator == .tcg ? 64 : nil)
+    }
+}
+
+/// A checkout's test-cluster nodes as the engine boots them: projected and built
+/// for one run's key.
+public struct NixOSImage: GuestImage {
+    public let provider: NixOSImageProvider
+    public let nodes: [NixOSNode]
+
+    /// Projects every node with `publicKey` authorised and builds their systems.
+    /// Nodes that do not evaluate are returned apart, with their finding.
+    public static func make(provider: NixOSImageProvider, publicKey: String, logger: Logger) async throws
+        -> (image: NixOSImage, failed: [(name: String, finding: String?, failure: NixFailure)]) {
+        if provider.target.isMiniature, provider.target.overrides.contains(where: { $0.reference.hasSuffix("/guest-tools-absent") }) {
+            throw HarnessError(.environment, "the nixpkgs stand-in's guest tools are not built, so its NixOS nodes cannot be: run `Images/setup.sh` (or `Images/guest-tools/build.sh`)")
+        }
+        var nodes: [NixOSNode] = []
+        var failed: [(name: String, finding: String?, failure: NixFailure)] = []
+        for projected in try await provider.project(publicKey: publicKey) {
+            switch projected {
+            case let .node(node, _): nodes.append(node)
+            case let .failed(name, finding, failure, _): failed.append((name, finding, failure))
+            }
+        }
+        guard !nodes.isEmpty else {
+            throw HarnessError(.failure, "no node of \(provider.target.name) evaluates: " + failed.map { "\($0.name) (\($0.finding ?? "?"))" }.joined(separator: ", "))
+        }
+        let build = provider.build(nodes)
+        logger.info("building the nodes' systems", metadata: ["command": "\(build.commandLine.prefix(300))"])
+        let out = try await build.run(timeout: 3600)
+        guard out.status == 0 else {
+            throw HarnessError(.environment, "`nix build` of the nodes' systems failed (exit \(out.status)):\n\(out.stderr.suffix(2000))")
+        }
+        return (NixOSImage(provider: provider, nodes: nodes), failed)
+    }
+
+    public var specs: [NodeSpec] { nodes.map(\.spec) }
+
+    public var probeKernel: String { nodes[0].kernel }
+
+    func node(_ spec: NodeSpec) throws -> NixOSNode {
+        guard let node = nodes.first(where: { $0.hostName == spec.name }) else {
+            throw HarnessError(.badInput, "\(spec.name) is not a node of \(provider.target.name): it has \(nodes.map(\.hostName).joined(separator: ", "))")
+        }
+        return node
+    }
+
+    public func prepare(_ spec: NodeSpec, in run: GuestRun) async throws {
+        for command in provider.preparation(try node(spec), directory: run.directory, disk: run.disk.path) {
+            do { try await command.succeed(timeout: 120) } catch {
+                throw HarnessError(.environment, "\(spec.name): preparing its NixOS VM failed at `\(command.commandLine)`", cause: error)
+            }
+        }
+    }
+
+    public func domainXML(for spec: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
+        // prepare() has already found the node.
+        let node = nodes.first { $0.hostName == spec.name }!
+        return NixOSImageProvider.domainXML(node, domainName: run.domainName, accelerator: run.accelerator, disk: run.disk.path,
+                                            network: run.networkName, sshPort: sshPort, consoleLog: run.consoleLog,
+                                            directory: run.directory)
     }
 }

@@ -4,7 +4,9 @@ import Foundation
 import Findings
 import Harness
 import Logging
+import Nix
 import Runtime
+import SSH
 
 /// Runs `body` as a task that SIGINT and SIGTERM cancel, so every scope in it
 /// unwinds and tears down what it made before the process exits.
@@ -62,19 +64,27 @@ struct HarnessCommand: AsyncParsableCommand {
 
 struct Up: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Boot node01…nodeNN, run a command on each, and tear down (or keep them with --keep).")
+        abstract: "Boot node01…nodeNN, run a command on each, and tear down (or keep them with --keep).",
+        discussion: """
+            By default the nodes are fixture guests. With --nixos they are the test cluster's NixOS configurations \
+            (nix/test-cluster of --repo, or of the miniature on the nixpkgs stand-in): each node's vmVariant with the \
+            harness's SSH module added, built with nix and booted as a libvirt domain. Nodes that do not evaluate \
+            are named with their finding and not booted.
+            """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "How many nodes, 1 to 6.") var nodes = 6
     @Flag(help: "Leave the cluster up; reach it with `harness ssh NODE`, remove it with `harness down`.") var keep = false
     @Option(help: "Command to run on every node once it is up.") var command = "echo \"$(hostname) $(uname -r)\""
+    @Flag(help: "Boot the test cluster's NixOS configurations instead of fixture guests.") var nixos = false
+    @OptionGroup var target: TargetOptions
 
     func run() async throws {
         let logger = global.logger()
         let (nodes, keep, command) = (self.nodes, self.keep, self.command)
         do {
-            let specs = try NodeSpec.fixture(count: nodes)
+            let options = try await nixos ? nixosOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
             let out = try await runCancellable {
-                try await Cluster.with(ClusterOptions(nodes: specs), keep: keep, logger: logger) { cluster in
+                try await Cluster.with(options, keep: keep, logger: logger) { cluster in
                     var lines: [String] = []
                     for node in cluster.nodes {
                         let stdout = try await node.succeed(command)
@@ -95,6 +105,21 @@ struct Up: AsyncParsableCommand {
         } catch {
             throw reportedExit(for: error)
         }
+    }
+
+    /// The first `count` nodes of the target's test cluster that evaluate, built for
+    /// a fresh key.
+    func nixosOptions(count: Int, logger: Logger) async throws -> ClusterOptions {
+        _ = try NodeSpec.fixture(count: count)  // the same range check
+        let (checkout, _) = try await target.prepare(home: try HarnessHome.locate())
+        let key = try SSHKey.generateEd25519()
+        let provider = NixOSImageProvider(target: checkout, nix: try await Nix.locate(logger: logger))
+        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness", logger: logger)
+        for node in failed {
+            logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",
+                                                                      "error": "\(node.failure.headline)"])
+        }
+        return ClusterOptions(nodes: Array(image.specs.prefix(count)), image: image, key: key)
     }
 }
 

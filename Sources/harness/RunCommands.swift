@@ -176,12 +176,12 @@ struct Plan: AsyncParsableCommand {
                 switch p {
                 case let .node(node, command):
                     let disk = runDir.appendingPathComponent("\(node.hostName).qcow2").path
+                    let directory = runDir.appendingPathComponent(node.hostName)
                     let xml = NixOSImageProvider.domainXML(
                         node, domainName: "phc-RUNID-\(node.hostName)", accelerator: .tcg, disk: disk, network: "phc-RUNID-net",
-                        sshPort: 0, consoleLog: runDir.appendingPathComponent("\(node.hostName).console.log").path,
-                        shareRoot: runDir.appendingPathComponent("\(node.hostName).shares").path)
+                        sshPort: 0, consoleLog: runDir.appendingPathComponent("\(node.hostName).console.log").path, directory: directory)
                     rows.append(NodeOut(node: node.hostName, projection: node, evaluate: command,
-                                        commands: provider.preparation(node, disk: disk).map(\.commandLine),
+                                        commands: ([provider.build([node])] + provider.preparation(node, directory: directory, disk: disk)).map(\.commandLine),
                                         domainXML: xml.render(), finding: nil, error: nil))
                 case let .failed(name, finding, failure, command):
                     rows.append(NodeOut(node: name, projection: nil, evaluate: command, commands: [], domainXML: nil,

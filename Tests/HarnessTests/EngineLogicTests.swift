@@ -55,7 +55,7 @@ final class NodeSpecTests: XCTestCase {
     }
 
     func testManagementMACDiffersFromClusterMAC() {
-        XCTAssertEqual(Node.managementMAC(for: "52:54:00:66:00:0b"), "52:55:00:66:00:0b")
+        XCTAssertEqual(FixtureImage.managementMAC(for: "52:54:00:66:00:0b"), "52:55:00:66:00:0b")
     }
 }
 

@@ -67,6 +67,13 @@ in {
       });
     };
     services.openssh.enable = mkEnableOption "the OpenSSH daemon";
+    systemd.network.links = mkOption {
+      default = { };
+      type = types.attrsOf (types.submodule {
+        options.matchConfig = mkOption { type = types.attrsOf types.str; default = { }; };
+        options.linkConfig = mkOption { type = types.attrsOf types.str; default = { }; };
+      });
+    };
     users.users = mkOption {
       default = { };
       type = types.attrsOf (types.submodule {
@@ -91,16 +98,12 @@ in {
     system.build = mkOption { type = types.lazyAttrsOf types.unspecified; default = { }; };
   };
 
-  config.system.build.toplevel = derivation {
-    name = "nixos-system-${config.networking.hostName}";
-    system = pkgs.system;
-    builder = "/bin/sh";
-    args = [ "-c" "echo $units > $out" ];
+  config.system.build.toplevel = pkgs.runCommand "nixos-system-${config.networking.hostName}" {
     # Everything a real toplevel depends on: the units, /etc and the packages.
     units = builtins.toJSON (lib.mapAttrs (n: s: { inherit (s) script environment after wantedBy; path = map toString s.path; }) config.systemd.services);
     etc = builtins.toJSON (lib.mapAttrs (n: e: e.text) config.environment.etc);
     packages = map toString config.environment.systemPackages;
     fileSystems = builtins.toJSON config.fileSystems;
     interfaces = builtins.toJSON config.networking.interfaces;
-  };
+  } "echo \"$units\" > $out";
 }

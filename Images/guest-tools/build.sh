@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the guest tools of the nixpkgs stand-in: what its NixOS VMs are made of
+# when no nixpkgs is reachable. A static busybox (every derivation's builder and
+# the guests' userland), Debian's generic kernel (the cloud kernel has no 9p) with
+# the modules a qemu-vm.nix guest needs (virtio, ext4, 9p, overlay), and dropbear
+# with its libraries as the OpenSSH stand-in. The stand-in flake takes the result
+# as its `guest-tools` input, locked by the narHash recorded in the manifest so
+# that evaluations do not hash it again.
+# Cached by content like Images/fixture/build.sh.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+state="${PHOTONCLOUD_HARNESS_STATE:-/var/lib/photoncloud-harness}"
+images="$state/images"
+pkgs=(busybox-static dropbear-bin linux-image-amd64)
+
+kver="$(ls /lib/modules | grep -E -- '-amd64$' | grep -v -- '-cloud-' | sort -V | tail -n1 || true)"
+[ -n "$kver" ] || { echo "guest-tools/build.sh: no generic kernel in /lib/modules: install linux-image-amd64" >&2; exit 2; }
+key="$( { cat "$here/build.sh"; echo "$kver"; dpkg-query -W -f='${Package}=${Version}\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)"
+out="$images/guest-tools-$key"
+manifest="$images/guest-tools.json"
+if [ -f "$out.json" ]; then
+  cmp -s "$out.json" "$manifest" 2>/dev/null || cp "$out.json" "$manifest"
+  echo "guest tools $key are up to date: $out"
+  exit 0
+fi
+
+mkdir -p "$images"
+tmp="$(mktemp -d "$images/.guest-tools.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+t="$tmp/tools"
+mkdir -p "$t/bin" "$t/modules" "$t/lib" "$t/lib64" "$t/sbin"
+
+cp /bin/busybox "$t/busybox"
+for applet in $("$t/busybox" --list); do ln -s ../busybox "$t/bin/$applet"; done
+
+for b in /usr/sbin/dropbear /usr/bin/dropbearkey; do
+  [ -x "$b" ] || { echo "guest-tools/build.sh: $b is missing: install ${pkgs[*]}" >&2; exit 2; }
+  cp "$b" "$t/sbin/"
+  ldd "$b" | awk '/=> \//{print $3}' | while read -r lib; do cp -L "$lib" "$t/lib/"; done
+done
+cp -L /lib64/ld-linux-x86-64.so.2 "$t/lib64/"
+
+moddir="/lib/modules/$kver"
+order=()
+add_mod() {
+  local rel="$1" dep
+  for seen in "${order[@]:-}"; do [ "$seen" = "$rel" ] && return 0; done
+  for dep in $(awk -F': ' -v m="$rel" '$1==m{print $2}' "$moddir/modules.dep"); do add_mod "$dep"; done
+  order+=("$rel")
+}
+for m in virtio_pci virtio_blk virtio_net virtio-rng crc32c_generic ext4 9pnet_virtio 9p overlay; do
+  rel="$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1)-length(m)+1)==m {print $1}' "$moddir/modules.dep" | head -n1)"
+  [ -n "$rel" ] || { echo "guest-tools/build.sh: module $m not found in $moddir" >&2; exit 2; }
+  add_mod "$rel"
+done
+for rel in "${order[@]}"; do cp "$moddir/$rel" "$t/modules/"; basename "$rel" >> "$t/modules/order"; done
+cp "/boot/vmlinuz-$kver" "$t/kernel"
+chmod -R a+rX,go-w "$t"
+
+narhash="$(nix --extra-experimental-features nix-command hash path "$t")"
+rm -rf "$out"; mv "$t" "$out"
+printf '{"key":"%s","path":"%s","narHash":"%s","kernelVersion":"%s"}\n' "$key" "$out" "$narhash" "$kver" > "$out.json"
+cp "$out.json" "$manifest"
+find "$images" -maxdepth 1 -name 'guest-tools-*' ! -name "guest-tools-$key" ! -name "guest-tools-$key.json" -exec rm -rf {} +
+echo "guest tools $key built: $out ($(du -sh "$out" | cut -f1))"
