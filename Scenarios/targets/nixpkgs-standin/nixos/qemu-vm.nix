@@ -62,6 +62,8 @@ let
     ${s.preStart}
     ${s.script}
   '';
+  imap0 = f: list: builtins.genList (n: f n (builtins.elemAt list n)) (builtins.length list);
+  links = builtins.filter (l: l.matchConfig ? MACAddress && l.linkConfig ? Name) (builtins.attrValues config.systemd.network.links);
   etcFiles = lib.filterAttrs (_: e: e.text != null || e.source != null) config.environment.etc;
 
   stage2 = pkgs.writeShellScript "init" ''
@@ -83,12 +85,14 @@ let
       mkdir -p "$(dirname /etc/${name})"
       cp ${if e.text != null then pkgs.writeText "etc-${baseNameOf name}" e.text else e.source} /etc/${name}'') etcFiles)}
 
-    # Links named by MAC (systemd.network.links), then the interfaces' settings.
+    # Links named by MAC (systemd.network.links), through temporary names so that
+    # two NICs can swap the kernel's names, as udev does; then the interfaces.
     ip link set lo up
-    ${concatStringsSep "\n" (mapAttrsToList (_: l: lib.optionalString (l.matchConfig ? MACAddress && l.linkConfig ? Name) ''
+    ${concatStringsSep "\n" (imap0 (n: l: ''
       for dev in /sys/class/net/*; do
-        [ "$(cat "$dev/address")" = ${escapeShellArg l.matchConfig.MACAddress} ] && ip link set "''${dev##*/}" name ${escapeShellArg l.linkConfig.Name}
-      done'') config.systemd.network.links)}
+        [ "$(cat "$dev/address")" = ${escapeShellArg l.matchConfig.MACAddress} ] && ip link set "''${dev##*/}" name phclink${toString n}
+      done'') links)}
+    ${concatStringsSep "\n" (imap0 (n: l: "ip link set phclink${toString n} name ${escapeShellArg l.linkConfig.Name} 2>/dev/null") links)}
     ${concatStringsSep "\n" (mapAttrsToList (name: i: ''
       ${lib.optionalString (i.macAddress != null) "ip link set ${name} address ${i.macAddress}"}
       ${concatStringsSep "\n" (map (a: "ip addr add ${a.address}/${toString a.prefixLength} dev ${name}") i.ipv4.addresses)}
