@@ -26,6 +26,8 @@ final class NixOSPlanTests: XCTestCase {
             XCTAssertTrue(node.toplevel.hasPrefix("/nix/store/") && node.toplevel.hasSuffix("-nixos-system-\(node.hostName)"), node.toplevel)
             XCTAssertEqual(node.rootKeys, ["ssh-ed25519 AAAATESTKEY harness"])
             XCTAssertEqual(node.shares["nix-store"]?.source, "/nix/store")
+            XCTAssertEqual(node.interfaces["mgmt0"]?.addresses, ["10.0.2.15/24"], "the harness module names the management NIC")
+            XCTAssertTrue(!node.derivations.isEmpty && node.derivations.allSatisfy { $0.hasSuffix(".drv") }, "\(node.derivations)")
         }
     }
 

@@ -1,0 +1,73 @@
+import Findings
+import Foundation
+import Harness
+import Logging
+import Nix
+import Runtime
+import SSH
+import XCTest
+
+/// The NixOS image provider end to end with real nix, libvirt and SSH: the
+/// miniature's test-cluster configurations on the nixpkgs stand-in, whose
+/// vmVariant boots the way qemu-vm.nix's does (kernel and initrd from the system,
+/// the disk labelled nixos, /nix/store over 9p). What the stand-in cannot stand in
+/// for is real NixOS userland; that runs only on a host with nixpkgs.
+final class NixOSBootTests: XCTestCase {
+    let logger = Logger(label: "nixos-boot")
+
+    /// The image and the nodes left out (their findings are checked at the projection, in NixOSPlanTests).
+    func image(fixes: [String], key: SSHKey) async throws -> (NixOSImage, failed: [String]) {
+        let target = try await Target.miniature(home: try HarnessHome.locate(), fixes: fixes)
+        let provider = NixOSImageProvider(target: target, nix: try await Nix.locate(logger: logger))
+        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness",
+                                                        logger: logger)
+        return (image, failed.map(\.name))
+    }
+
+    /// Six nodes boot from their own definitions: host name, the cluster NIC named
+    /// and addressed as the definition says, root on the disk labelled nixos, the
+    /// store over 9p, /etc from the definition, every peer reachable on the cluster
+    /// network; and a node destroyed and started again comes back with its host key.
+    func testTestClusterBootsAsNixOSVMs() async throws {
+        let key = try SSHKey.generateEd25519()
+        let (image, failed) = try await image(fixes: ["F5.1", "F5.2"], key: key)
+        XCTAssertEqual(failed, [])
+        XCTAssertEqual(image.specs.map(\.name), ["node01", "node02", "node03", "node04", "node05", "node06"])
+        try await Cluster.with(ClusterOptions(nodes: image.specs, image: image, key: key), logger: logger) { cluster in
+            for node in cluster.nodes {
+                let spec = node.spec
+                let facts = try await node.succeed("""
+                    hostname; ip -4 -o addr show eth1 | awk '{print $4}'; cat /sys/class/net/eth1/address; findfs LABEL=nixos; \
+                    awk '$2 == "/" {print $3} $2 == "/nix/.ro-store" {print $1, $3} $2 == "/nix/store" {print $3}' /proc/mounts; \
+                    test -s /etc/plasmacloud/cluster-config.json && echo etc-ok
+                    """)
+                XCTAssertEqual(facts.split(separator: "\n").map(String.init),
+                               [spec.name, spec.clusterAddress, spec.mac, "/dev/vda", "ext4", "nix-store 9p", "overlay", "etc-ok"], spec.name)
+            }
+            let peers = cluster.nodes.map { $0.spec.ip }.joined(separator: " ")
+            for node in cluster.nodes {
+                try await node.succeed("for ip in \(peers); do ping -c1 -W5 $ip >/dev/null || { echo \"no answer from $ip\"; exit 1; }; done")
+            }
+            let node = try cluster.node("node04")
+            let before = try await node.endpoint().hostKey
+            try await node.restart(timeout: 40 * cluster.timeoutScale)
+            let after = try await node.endpoint().hostKey
+            XCTAssertEqual(before, after, "the host key lives on the node's disk")
+            try await node.succeed("ip -4 -o addr show eth1 | grep -q ' \(node.spec.clusterAddress) '")
+        }
+    }
+
+    /// Without the stand-in's guest tools nothing can be built: the error says how to build them.
+    func testMissingGuestToolsAreNamed() async throws {
+        let empty = NSTemporaryDirectory() + "phc-empty-state-\(UUID().uuidString)"
+        let saved = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_STATE"]
+        setenv("PHOTONCLOUD_HARNESS_STATE", empty, 1)
+        defer { if let saved { setenv("PHOTONCLOUD_HARNESS_STATE", saved, 1) } else { unsetenv("PHOTONCLOUD_HARNESS_STATE") } }
+        do {
+            _ = try await image(fixes: ["F5.1", "F5.2"], key: try SSHKey.generateEd25519())
+            XCTFail("built without guest tools")
+        } catch {
+            XCTAssertTrue("\(error)".contains("Images/setup.sh"), "\(error)")
+        }
+    }
+}
