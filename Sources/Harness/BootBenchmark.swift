@@ -69,31 +69,29 @@ public struct BootBenchmark: Sendable {
     /// node01's guest with the same kernel, initramfs, disk and memory, started by
     /// hand with QEMU and timed to SSH-ready with the same libssh client.
     func bareGuest(accelerator: String) async throws -> Bare {
-        let image = try FixtureImage.load(from: options.state)
+        let image = try options.image ?? FixtureImage.load(from: options.state)
         let spec = options.nodes[0]
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-bench-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let disk = dir.appendingPathComponent("bare.qcow2").path
         let console = dir.appendingPathComponent("console.log").path
-        try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", image.baseDisk, "-F", "qcow2", disk]).succeed(timeout: 30)
-        let key = try SSHKey.generateEd25519()
+        let key = try options.key ?? SSHKey.generateEd25519()
+        let run = GuestRun(domainName: "bare", accelerator: accelerator == "tcg" ? .tcg : .kvm,
+                           disk: dir.appendingPathComponent("bare.qcow2"), directory: dir.appendingPathComponent(spec.name),
+                           networkName: "", consoleLog: console, publicKey: try key.publicKeyBase64(), peers: [spec])
+        try FileManager.default.createDirectory(at: run.directory, withIntermediateDirectories: true)
+        try await image.prepare(spec, in: run)
         let port = try LoopbackPort.free()
         let args = [
-            "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-m", "\(spec.memoryMiB)", "-smp", "1", "-nodefaults", "-display", "none",
-            "-no-reboot", "-kernel", image.kernel, "-initrd", image.initrd,
-            "-append", "console=ttyS0 quiet panic=-1 phc.host=\(spec.name) phc.ip=\(spec.clusterAddress) phc.mac=\(spec.mac) phc.key=\(try key.publicKeyBase64())",
-            "-drive", "file=\(disk),if=virtio,format=qcow2",
-            "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(port)-:22",
-            "-device", "virtio-net-pci,netdev=mgmt,romfile=",
-            "-device", "virtio-rng-pci", "-serial", "file:\(console)",
-        ]
+            "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-nodefaults", "-display", "none",
+            "-no-reboot", "-device", "virtio-rng-pci", "-serial", "file:\(console)",
+        ] + image.qemuArguments(for: spec, in: run, sshPort: port)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
         process.arguments = args
         process.standardOutput = FileHandle.nullDevice
         let stderrPath = dir.appendingPathComponent("qemu.stderr").path
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         let start = ContinuousClock.now
         try process.run()

@@ -59,6 +59,16 @@ extension FixtureImage: GuestImage {
             consoleLog: run.consoleLog)
     }
 
+    public func qemuArguments(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> [String] {
+        [
+            "-m", "\(node.memoryMiB)", "-smp", "1", "-kernel", kernel, "-initrd", initrd,
+            "-append", "console=ttyS0 quiet panic=-1 phc.host=\(node.name) phc.ip=\(node.clusterAddress) phc.mac=\(node.mac) phc.key=\(run.publicKey)",
+            "-drive", "file=\(run.disk.path),if=virtio,format=qcow2",
+            "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22",
+            "-device", "virtio-net-pci,netdev=mgmt,romfile=",
+        ]
+    }
+
     /// The management NIC's MAC: the cluster MAC with its second octet changed, so
     /// the guest tells its two NICs apart by MAC.
     public static func managementMAC(for clusterMAC: String) -> String {

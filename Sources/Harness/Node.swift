@@ -80,6 +80,8 @@ public actor Node {
         let start = ContinuousClock.now
         let limit = Duration.milliseconds(Int64(timeout * 1000))
         var lastError: String = "the guest has not printed its host key yet"
+        var scannedSize: UInt64 = .max
+        var printedKey: String?
         while ContinuousClock.now - start < limit {
             try Task.checkCancellation()
             guard let domain, let port = sshPort else {
@@ -89,10 +91,17 @@ public actor Node {
             if state != .running && state != .blocked {
                 throw HarnessError(.node, "\(spec.name) stopped while booting (state \(state)); last console lines:\n\(console.formattedTail())")
             }
-            if console.panicked(after: consoleOffset) {
-                throw HarnessError(.node, "\(spec.name): its kernel panicked while booting; last console lines (\(console.path)):\n\(console.formattedTail())")
+            // The console is read again only when it has grown: a booting kernel
+            // writes tens of kilobytes, and this loop runs ten times a second per node.
+            let size = console.size()
+            if size != scannedSize {
+                scannedSize = size
+                if console.panicked(after: consoleOffset) {
+                    throw HarnessError(.node, "\(spec.name): its kernel panicked while booting; last console lines (\(console.path)):\n\(console.formattedTail())")
+                }
+                printedKey = console.pinnedHostKey()
             }
-            if let key = console.pinnedHostKey() {
+            if let key = printedKey {
                 do {
                     session = try await SSHSession.connect(host: "127.0.0.1", port: port, key: context.key,
                                                            pinnedHostKey: key, timeout: 3)

@@ -253,6 +253,22 @@ public struct NixOSImage: GuestImage {
         }
     }
 
+    /// What run-<name>-vm runs (shared/notes/nixos-vm-boot-facts.md), on this run's files.
+    public func qemuArguments(for spec: NodeSpec, in run: GuestRun, sshPort: Int) -> [String] {
+        let node = nodes.first { $0.hostName == spec.name }!
+        let shares = NixOSImageProvider.shares(node, directory: run.directory).flatMap { share in
+            ["-virtfs", "local,path=\(share.source),security_model=none,mount_tag=\(share.tag)\(share.readOnly ? ",readonly=on" : "")"]
+        }
+        return ["-m", "\(node.memorySize)", "-smp", "\(node.cores)",
+                "-kernel", run.directory.appendingPathComponent("kernel").path, "-initrd", run.directory.appendingPathComponent("initrd").path,
+                "-append", (node.kernelParams + ["console=ttyS0"]).joined(separator: " ")]
+            + shares
+            + ["-drive", "cache=writeback,file=\(run.disk.path),id=drive1,if=none,index=1,werror=report,format=qcow2",
+               "-device", "virtio-blk-pci,bootindex=1,drive=drive1,serial=root",
+               "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22",
+               "-device", "virtio-net-pci,netdev=mgmt,mac=\(NixOSImageProvider.managementMAC),romfile="]
+    }
+
     public func domainXML(for spec: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
         // prepare() has already found the node.
         let node = nodes.first { $0.hostName == spec.name }!

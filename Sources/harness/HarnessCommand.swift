@@ -82,7 +82,7 @@ struct Up: AsyncParsableCommand {
         let logger = global.logger()
         let (nodes, keep, command) = (self.nodes, self.keep, self.command)
         do {
-            let options = try await nixos ? nixosOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
+            let options = try await nixos ? target.nixosClusterOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
             let out = try await runCancellable {
                 try await Cluster.with(options, keep: keep, logger: logger) { cluster in
                     var lines: [String] = []
@@ -105,21 +105,6 @@ struct Up: AsyncParsableCommand {
         } catch {
             throw reportedExit(for: error)
         }
-    }
-
-    /// The first `count` nodes of the target's test cluster that evaluate, built for
-    /// a fresh key.
-    func nixosOptions(count: Int, logger: Logger) async throws -> ClusterOptions {
-        _ = try NodeSpec.fixture(count: count)  // the same range check
-        let (checkout, _) = try await target.prepare(home: try HarnessHome.locate())
-        let key = try SSHKey.generateEd25519()
-        let provider = NixOSImageProvider(target: checkout, nix: try await Nix.locate(logger: logger))
-        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness", logger: logger)
-        for node in failed {
-            logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",
-                                                                      "error": "\(node.failure.headline)"])
-        }
-        return ClusterOptions(nodes: Array(image.specs.prefix(count)), image: image, key: key)
     }
 }
 
@@ -193,15 +178,17 @@ struct BenchBoot: AsyncParsableCommand {
     @Option(help: "How many nodes, 1 to 6.") var nodes = 6
     @Option(help: "How many cold boots.") var repetitions = 3
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Boot the test cluster's NixOS configurations (see `harness up --help`); the baseline is node01's run-vm qemu line.") var nixos = false
+    @OptionGroup var target: TargetOptions
 
     func run() async throws {
         let logger = global.logger()
         let (nodes, repetitions) = (self.nodes, self.repetitions)
         do {
-            let specs = try NodeSpec.fixture(count: nodes)
             guard (1...20).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…20") }
+            let options = try await nixos ? target.nixosClusterOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
             let report = try await runCancellable {
-                try await BootBenchmark(options: ClusterOptions(nodes: specs), repetitions: repetitions, logger: logger).run()
+                try await BootBenchmark(options: options, repetitions: repetitions, logger: logger).run()
             }
             if json {
                 let encoder = JSONEncoder()
@@ -245,5 +232,22 @@ struct BenchEval: AsyncParsableCommand {
         } catch {
             throw findingsExit(for: error)
         }
+    }
+}
+
+extension TargetOptions {
+    /// The first `count` nodes of the target's test cluster that evaluate, built for
+    /// a fresh key.
+    func nixosClusterOptions(count: Int, logger: Logger) async throws -> ClusterOptions {
+        _ = try NodeSpec.fixture(count: count)  // the same range check
+        let (checkout, _) = try await prepare(home: try HarnessHome.locate())
+        let key = try SSHKey.generateEd25519()
+        let provider = NixOSImageProvider(target: checkout, nix: try await Nix.locate(logger: logger))
+        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness", logger: logger)
+        for node in failed {
+            logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",
+                                                                      "error": "\(node.failure.headline)"])
+        }
+        return ClusterOptions(nodes: Array(image.specs.prefix(count)), image: image, key: key)
     }
 }
