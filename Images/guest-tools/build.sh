@@ -9,13 +9,14 @@
 # Cached by content like Images/fixture/build.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../kernel-modules.sh"
 state="${PHOTONCLOUD_HARNESS_STATE:-/var/lib/photoncloud-harness}"
 images="$state/images"
 pkgs=(busybox-static dropbear-bin linux-image-amd64)
 
 kver="$(ls /lib/modules | grep -E -- '-amd64$' | grep -v -- '-cloud-' | sort -V | tail -n1 || true)"
 [ -n "$kver" ] || { echo "guest-tools/build.sh: no generic kernel in /lib/modules: install linux-image-amd64" >&2; exit 2; }
-key="$( { cat "$here/build.sh"; echo "$kver"; dpkg-query -W -f='${Package}=${Version}\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)"
+key="$( { cat "$here/build.sh" "$here/../kernel-modules.sh"; echo "$kver"; dpkg-query -W -f='${Package}=${Version}\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)"
 out="$images/guest-tools-$key"
 manifest="$images/guest-tools.json"
 if [ -f "$out.json" ]; then
@@ -41,19 +42,8 @@ done
 cp -L /lib64/ld-linux-x86-64.so.2 "$t/lib64/"
 
 moddir="/lib/modules/$kver"
-order=()
-add_mod() {
-  local rel="$1" dep
-  for seen in "${order[@]:-}"; do [ "$seen" = "$rel" ] && return 0; done
-  for dep in $(awk -F': ' -v m="$rel" '$1==m{print $2}' "$moddir/modules.dep"); do add_mod "$dep"; done
-  order+=("$rel")
-}
-for m in virtio_pci virtio_blk virtio_net virtio-rng crc32c_generic ext4 9pnet_virtio 9p overlay; do
-  rel="$(awk -F: -v m="/$m.ko" 'index($1, m) && substr($1, length($1)-length(m)+1)==m {print $1}' "$moddir/modules.dep" | head -n1)"
-  [ -n "$rel" ] || { echo "guest-tools/build.sh: module $m not found in $moddir" >&2; exit 2; }
-  add_mod "$rel"
-done
-for rel in "${order[@]}"; do cp "$moddir/$rel" "$t/modules/"; basename "$rel" >> "$t/modules/order"; done
+kernel_modules "$moddir" virtio_pci virtio_blk virtio_net virtio-rng crc32c_generic ext4 9pnet_virtio 9p overlay > "$tmp/modules"
+while read -r rel; do cp "$moddir/$rel" "$t/modules/"; basename "$rel" >> "$t/modules/order"; done < "$tmp/modules"
 cp "/boot/vmlinuz-$kver" "$t/kernel"
 chmod -R a+rX,go-w "$t"
 
