@@ -18,5 +18,23 @@ public struct StateDirectory: Sendable {
     public var images: URL { root.appendingPathComponent("images") }
     public var runs: URL { root.appendingPathComponent("runs") }
 
+    public var reports: URL { root.appendingPathComponent("reports") }
+
     public func runDirectory(_ id: RunID) -> URL { runs.appendingPathComponent(id.prefix) }
+
+    /// A new report directory, `reports/<time>-<what>`. Reports are kept for reading
+    /// after the run, so the oldest beyond the newest `keep` are removed here: they
+    /// would otherwise pile up with every nightly run.
+    public func newReportDirectory(_ what: String, keep: Int = 50) -> URL {
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let keys: [URLResourceKey] = [.contentModificationDateKey]
+        let existing = (try? FileManager.default.contentsOfDirectory(at: reports, includingPropertiesForKeys: keys)) ?? []
+        let oldestFirst = existing.sorted {
+            let a = (try? $0.resourceValues(forKeys: Set(keys)).contentModificationDate) ?? .distantPast
+            let b = (try? $1.resourceValues(forKeys: Set(keys)).contentModificationDate) ?? .distantPast
+            return a < b
+        }
+        for old in oldestFirst.dropLast(max(0, keep - 1)) { try? FileManager.default.removeItem(at: old) }
+        return reports.appendingPathComponent("\(stamp)-\(what)")
+    }
 }

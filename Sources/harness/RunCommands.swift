@@ -8,19 +8,13 @@ import Runtime
 
 extension Fault: ExpressibleByArgument {}
 
-/// Where a run's artifacts go: /var/lib/photoncloud-harness/reports/<time>-<what>.
-func reportDirectory(_ what: String) -> URL {
-    let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
-    return StateDirectory().root.appendingPathComponent("reports/\(stamp)-\(what)")
-}
-
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
 func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logger,
                         _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void) async throws -> (RunReport, URL) {
     let home = try HarnessHome.locate()
     let nix = try await Nix.locate(logger: logger)
     let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
-    let dir = reportDirectory(what)
+    let dir = StateDirectory().newReportDirectory(what)
     RunLogFile.shared.open(dir.appendingPathComponent("harness.log"))
     defer { RunLogFile.shared.close() }
     let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir)

@@ -77,10 +77,33 @@ final class ConsoleLogTests: XCTestCase {
         XCTAssertNil(ConsoleLog(path: "/nonexistent/console.log").pinnedHostKey())
     }
 
+    func testPanicCountsOnlyAfterThisBoot() throws {
+        let log = try write("Kernel panic - not syncing: VFS: Unable to mount root fs\r\n")
+        let offset = log.size()
+        XCTAssertTrue(log.panicked(after: 0))
+        XCTAssertFalse(log.panicked(after: offset), "an earlier boot's panic is not this boot's")
+    }
+
     func testTailStripsEscapesAndKeepsLastLines() throws {
         let log = try write((1...30).map { "\u{1b}[0mline \($0)\r" }.joined(separator: "\n"))
         let tail = log.tail(3)
         XCTAssertEqual(tail, ["line 28", "line 29", "line 30"])
+    }
+}
+
+final class StateDirectoryTests: XCTestCase {
+    func testOldestReportsArePruned() throws {
+        let state = StateDirectory(root: URL(fileURLWithPath: NSTemporaryDirectory() + "state-\(UUID().uuidString)"))
+        addTeardownBlock { try? FileManager.default.removeItem(at: state.root) }
+        for i in 1...5 {
+            let dir = state.reports.appendingPathComponent("r\(i)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: Double(i * 60 - 3600))], ofItemAtPath: dir.path)
+        }
+        let new = state.newReportDirectory("run", keep: 3)
+        XCTAssertTrue(new.lastPathComponent.hasSuffix("-run"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: state.reports.path).sorted()
+        XCTAssertEqual(left, ["r4", "r5"], "room for the new one among the newest three")
     }
 }
 

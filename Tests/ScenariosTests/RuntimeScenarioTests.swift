@@ -26,7 +26,7 @@ actor SharedCluster {
     func session() async throws -> RuntimeSession {
         if let session { return session }
         let plan = try await plan(RuntimeChecks.baseFixes)
-        let dir = StateDirectory().root.appendingPathComponent("reports/tests-\(ProcessInfo.processInfo.processIdentifier)")
+        let dir = StateDirectory().reports.appendingPathComponent("tests-\(ProcessInfo.processInfo.processIdentifier)")
         let booted = try await RuntimeSession.boot(plan: plan, home: try HarnessHome.locate(), nix: try await Nix.locate(logger: logger),
                                                    logger: logger, artifacts: dir)
         session = booted
