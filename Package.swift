@@ -25,7 +25,7 @@ let package = Package(
             name: "Harness",
             dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
         ),
-        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
             dependencies: ["Harness", "Findings", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -51,8 +51,11 @@ public struct HarnessHome: Sendable {
                               reference: "path:\(built.path)?narHash=\(Self.queryEscaped(built.narHash))")
         }
         return GuestTools(built: nil, manifest: manifest.path,
-                          reference: "path:" + nixpkgsStandIn.appendingPathComponent("guest-tools-absent").path)
+                          reference: "path:" + nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path)
     }
+
+    /// The stand-in's empty `guest-tools` directory, used until the tools are built.
+    public static let absentGuestTools = "guest-tools-absent"
 
     public struct GuestTools: Sendable {
         public struct Built: Codable, Sendable {

@@ -85,7 +85,7 @@ public struct BootBenchmark: Sendable {
         let args = [
             "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-nodefaults", "-display", "none",
             "-no-reboot", "-device", "virtio-rng-pci", "-serial", "file:\(console)",
-        ] + image.qemuArguments(for: spec, in: run, sshPort: port)
+        ] + (try image.qemuArguments(for: spec, in: run, sshPort: port))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
         process.arguments = args

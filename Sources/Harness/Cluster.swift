@@ -16,15 +16,20 @@ public struct ClusterOptions: Sendable {
     /// The run's SSH key, when the image was made for it (a NixOS closure
     /// authorises it); a fresh one when nil.
     public var key: SSHKey?
+    /// Nodes prepared but not started: they boot later (`Node.start`), as a new
+    /// machine joining a running cluster does.
+    public var deferred: Set<String>
 
     public init(nodes: [NodeSpec], state: StateDirectory = StateDirectory(), bootTimeout: Double = 40,
-                libvirtURI: String = "qemu:///system", image: (any GuestImage)? = nil, key: SSHKey? = nil) {
+                libvirtURI: String = "qemu:///system", image: (any GuestImage)? = nil, key: SSHKey? = nil,
+                deferred: Set<String> = []) {
         self.nodes = nodes
         self.state = state
         self.bootTimeout = bootTimeout
         self.libvirtURI = libvirtURI
         self.image = image
         self.key = key
+        self.deferred = deferred
     }
 }
 
@@ -69,7 +74,7 @@ public final class Cluster: Sendable {
         }
     }
 
-    /// Boots every node in parallel and waits until each accepts SSH. On any error
+    /// Boots every node (but the deferred ones) in parallel and waits until each accepts SSH. On any error
     /// or cancellation, everything made so far is removed before the error is thrown.
     public static func boot(_ options: ClusterOptions, logger: Logger) async throws -> Cluster {
         guard !options.nodes.isEmpty, options.nodes.count <= NodeSpec.maxNodes else {
@@ -114,6 +119,7 @@ public final class Cluster: Sendable {
                 for node in cluster.nodes {
                     group.addTask {
                         try await node.prepare()
+                        if options.deferred.contains(node.name) { return }
                         try await node.start()
                         try await node.waitForSSH(timeout: timeout)
                         logger.info("ready", metadata: ["node": "\(node.name)"])
@@ -167,7 +173,8 @@ public final class Cluster: Sendable {
     /// Leaves the cluster running after this process exits; `harness down` removes it.
     public func markKept() async throws {
         var endpoints: [NodeEndpoint] = []
-        for node in nodes { endpoints.append(try await node.endpoint()) }
+        // A deferred node that never started has no endpoint.
+        for node in nodes where await node.sshPort != nil { endpoints.append(try await node.endpoint()) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(endpoints).write(to: directory.appendingPathComponent("nodes.json"))

@@ -11,11 +11,11 @@ public protocol GuestImage: Sendable {
     /// `run.disk`, shared directories). Called once per run, not on restarts.
     func prepare(_ node: NodeSpec, in run: GuestRun) async throws
     /// The domain of `node`; `sshPort` is the 127.0.0.1 port forwarded to its port 22.
-    func domainXML(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML
+    func domainXML(for node: NodeSpec, in run: GuestRun, sshPort: Int) throws -> DomainXML
     /// The same guest on a bare `qemu-system-x86_64` command line without the cluster
     /// NIC (`-accel`, `-serial` and the rest of the machine are the caller's): the
     /// baseline `harness bench boot` measures the engine against.
-    func qemuArguments(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> [String]
+    func qemuArguments(for node: NodeSpec, in run: GuestRun, sshPort: Int) throws -> [String]
 }
 
 /// What a guest image knows of the run it serves, for one node.

@@ -54,7 +54,7 @@ public actor Node {
         var lastError: (any Error)?
         for _ in 0..<5 {
             let port = try LoopbackPort.free()
-            let definition = context.image.domainXML(for: spec, in: guestRun, sshPort: port).render()
+            let definition = try context.image.domainXML(for: spec, in: guestRun, sshPort: port).render()
             do {
                 startedAt = .now
                 consoleOffset = console.size()

@@ -62,6 +62,12 @@ public struct ClusterPlan: Sendable, Codable {
     /// The ISO's phone-home script, when the ISO evaluates.
     public var phoneHomeScript: String?
 
+    /// What the miniature's service stand-ins need to know of the target: the
+    /// routes its servers declare.
+    public var serviceModel: [String: String] {
+        ["CHAINFIRE_ROUTES": chainfireRoutes.joined(separator: ","), "FLAREDB_ROUTES": flaredbRoutes.joined(separator: ",")]
+    }
+
     public func node(_ name: String) throws -> NodePlan {
         guard let node = nodes.first(where: { $0.name == name }) else {
             let reason = unplanned.first { $0.name == name }.map { ": it does not evaluate (\($0.finding ?? "no finding"): \($0.failure.headline))" } ?? ""

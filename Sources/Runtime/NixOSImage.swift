@@ -42,6 +42,12 @@ public struct NixOSNode: Sendable, Codable, Equatable {
             .map { ($0.key, $0.value) }
     }
 
+    /// The kernel command line: the definition's, with the first serial port as a
+    /// console (the harness reads it) when the definition names none there.
+    public var commandLine: String {
+        (kernelParams + (kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(separator: " ")
+    }
+
     /// What the engine needs of this node.
     public var spec: NodeSpec {
         let cluster = clusterInterface
@@ -74,10 +80,12 @@ public struct NixOSImageProvider: Sendable {
 
     /// What the harness adds to every node's evaluation: root's SSH key; NIC names
     /// by MAC as NixOS's test framework sets them (the definition's, and the
-    /// management NIC's); the management address; and a unit that prints sshd's
-    /// host key on the serial console, where the harness pins it from.
-    public static func harnessModule(publicKey: String) -> String {
-        """
+    /// management NIC's); the management address; a unit that prints sshd's host key
+    /// on the serial console, where the harness pins it from; and `etc`, files for
+    /// /etc (what the miniature's service stand-ins read of the target).
+    public static func harnessModule(publicKey: String, etc: [String: String] = [:]) -> String {
+        let etcFiles = etc.sorted { $0.key < $1.key }.map { "\(nixString($0.key)).text = \(nixString($0.value));" }.joined(separator: " ")
+        return """
         ({ config, ... }: let
             ifs = config.networking.interfaces;
             link = name: mac: { name = "10-phc-${name}"; value = { matchConfig.MACAddress = mac; linkConfig.Name = name; }; };
@@ -88,6 +96,7 @@ public struct NixOSImageProvider: Sendable {
               ++ map (name: link name ifs.${name}.macAddress)
                      (builtins.filter (name: (ifs.${name}.macAddress or null) != null) (builtins.attrNames ifs)));
             networking.interfaces.\(managementInterface).ipv4.addresses = [ { address = "\(managementAddress)"; prefixLength = 24; } ];
+            environment.etc = { \(etcFiles) };
             systemd.services.photoncloud-harness-hostkey = {
               wantedBy = [ "multi-user.target" ]; after = [ "sshd.service" ];
               serviceConfig.Type = "oneshot";
@@ -100,11 +109,17 @@ public struct NixOSImageProvider: Sendable {
         """
     }
 
+    /// A Nix string literal of `text`.
+    static func nixString(_ text: String) -> String {
+        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "${", with: "\\${").replacingOccurrences(of: "\n", with: "\\n") + "\""
+    }
+
     /// The projection of one node's vmVariant, with the harness's module added.
-    public static func projection(publicKey: String) -> String {
+    public static func projection(publicKey: String, etc: [String: String] = [:]) -> String {
         """
         c: let
-          e = c.extendModules { modules = [ \(harnessModule(publicKey: publicKey)) ]; };
+          e = c.extendModules { modules = [ \(harnessModule(publicKey: publicKey, etc: etc)) ]; };
           v = e.config.virtualisation.vmVariant; vc = v.virtualisation; t = v.system.build.toplevel;
         in {
           hostName = v.networking.hostName;
@@ -129,7 +144,7 @@ public struct NixOSImageProvider: Sendable {
     }
 
     /// Projects every node of the checkout's test cluster.
-    public func project(publicKey: String) async throws -> [Projected] {
+    public func project(publicKey: String, etc: [String: String] = [:]) async throws -> [Projected] {
         let flake = target.flake("nix/test-cluster")
         let names = try await nix.eval("\(flake)#nixosConfigurations", apply: "builtins.attrNames", overrides: target.overrides)
         guard let nodeNames = try? names.decode([String].self) else {
@@ -137,7 +152,7 @@ public struct NixOSImageProvider: Sendable {
         }
         var out: [Projected] = []
         for name in nodeNames.sorted() {
-            let result = try await nix.eval("\(flake)#nixosConfigurations.\(name)", apply: Self.projection(publicKey: publicKey), overrides: target.overrides)
+            let result = try await nix.eval("\(flake)#nixosConfigurations.\(name)", apply: Self.projection(publicKey: publicKey, etc: etc), overrides: target.overrides)
             if let node = try? result.decode(NixOSNode.self) {
                 out.append(.node(node, command: result.command))
             } else if let failure = result.failure {
@@ -191,8 +206,7 @@ public struct NixOSImageProvider: Sendable {
         DomainXML(
             name: domainName, accelerator: accelerator, memoryMiB: node.memorySize, vcpus: node.cores,
             kernel: directory.appendingPathComponent("kernel").path, initrd: directory.appendingPathComponent("initrd").path,
-            // The console the harness reads is the first serial port.
-            cmdline: (node.kernelParams + (node.kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(separator: " "),
+            cmdline: node.commandLine,
             disks: [.init(path: disk, format: "qcow2", target: "vda", serial: "root", cache: "writeback")],
             interfaces: [.init(network: network, mac: node.spec.mac)],
             shares: shares(node, directory: directory),
@@ -209,21 +223,21 @@ public struct NixOSImage: GuestImage {
 
     /// Projects every node with `publicKey` authorised and builds their systems.
     /// Nodes that do not evaluate are returned apart, with their finding.
-    public static func make(provider: NixOSImageProvider, publicKey: String, logger: Logger) async throws
-        -> (image: NixOSImage, failed: [(name: String, finding: String?, failure: NixFailure)]) {
-        if provider.target.isMiniature, provider.target.overrides.contains(where: { $0.reference.hasSuffix("/guest-tools-absent") }) {
+    public static func make(provider: NixOSImageProvider, publicKey: String, etc: [String: String] = [:], logger: Logger) async throws
+        -> (image: NixOSImage, failed: [Unevaluated]) {
+        if provider.target.isMiniature, provider.target.overrides.contains(where: { $0.reference.hasSuffix("/" + HarnessHome.absentGuestTools) }) {
             throw HarnessError(.environment, "the nixpkgs stand-in's guest tools are not built, so its NixOS nodes cannot be: run `Images/setup.sh` (or `Images/guest-tools/build.sh`)")
         }
         var nodes: [NixOSNode] = []
-        var failed: [(name: String, finding: String?, failure: NixFailure)] = []
-        for projected in try await provider.project(publicKey: publicKey) {
+        var failed: [Unevaluated] = []
+        for projected in try await provider.project(publicKey: publicKey, etc: etc) {
             switch projected {
             case let .node(node, _): nodes.append(node)
-            case let .failed(name, finding, failure, _): failed.append((name, finding, failure))
+            case let .failed(name, finding, failure, _): failed.append(Unevaluated(name: name, finding: finding, failure: failure))
             }
         }
         guard !nodes.isEmpty else {
-            throw HarnessError(.failure, "no node of \(provider.target.name) evaluates: " + failed.map { "\($0.name) (\($0.finding ?? "?"))" }.joined(separator: ", "))
+            throw HarnessError(.failure, "no node of \(provider.target.name) evaluates: " + failed.map { "\($0.name) (\($0.finding ?? "no finding"): \($0.failure.headline))" }.joined(separator: "; "))
         }
         let build = provider.build(nodes)
         logger.info("building the nodes' systems", metadata: ["command": "\(build.commandLine.prefix(300))"])
@@ -232,6 +246,13 @@ public struct NixOSImage: GuestImage {
             throw HarnessError(.environment, "`nix build` of the nodes' systems failed (exit \(out.status)):\n\(out.stderr.suffix(2000))")
         }
         return (NixOSImage(provider: provider, nodes: nodes), failed)
+    }
+
+    /// A node left out: it does not evaluate, for the finding named.
+    public struct Unevaluated: Sendable {
+        public let name: String
+        public let finding: String?
+        public let failure: NixFailure
     }
 
     public var specs: [NodeSpec] { nodes.map(\.spec) }
@@ -254,14 +275,14 @@ public struct NixOSImage: GuestImage {
     }
 
     /// What run-<name>-vm runs (shared/notes/nixos-vm-boot-facts.md), on this run's files.
-    public func qemuArguments(for spec: NodeSpec, in run: GuestRun, sshPort: Int) -> [String] {
-        let node = nodes.first { $0.hostName == spec.name }!
+    public func qemuArguments(for spec: NodeSpec, in run: GuestRun, sshPort: Int) throws -> [String] {
+        let node = try node(spec)
         let shares = NixOSImageProvider.shares(node, directory: run.directory).flatMap { share in
             ["-virtfs", "local,path=\(share.source),security_model=none,mount_tag=\(share.tag)\(share.readOnly ? ",readonly=on" : "")"]
         }
         return ["-m", "\(node.memorySize)", "-smp", "\(node.cores)",
                 "-kernel", run.directory.appendingPathComponent("kernel").path, "-initrd", run.directory.appendingPathComponent("initrd").path,
-                "-append", (node.kernelParams + ["console=ttyS0"]).joined(separator: " ")]
+                "-append", node.commandLine]
             + shares
             + ["-drive", "cache=writeback,file=\(run.disk.path),id=drive1,if=none,index=1,werror=report,format=qcow2",
                "-device", "virtio-blk-pci,bootindex=1,drive=drive1,serial=root",
@@ -269,11 +290,8 @@ public struct NixOSImage: GuestImage {
                "-device", "virtio-net-pci,netdev=mgmt,mac=\(NixOSImageProvider.managementMAC),romfile="]
     }
 
-    public func domainXML(for spec: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
-        // prepare() has already found the node.
-        let node = nodes.first { $0.hostName == spec.name }!
-        return NixOSImageProvider.domainXML(node, domainName: run.domainName, accelerator: run.accelerator, disk: run.disk.path,
-                                            network: run.networkName, sshPort: sshPort, consoleLog: run.consoleLog,
-                                            directory: run.directory)
+    public func domainXML(for spec: NodeSpec, in run: GuestRun, sshPort: Int) throws -> DomainXML {
+        NixOSImageProvider.domainXML(try node(spec), domainName: run.domainName, accelerator: run.accelerator, disk: run.disk.path,
+                                     network: run.networkName, sshPort: sshPort, consoleLog: run.consoleLog, directory: run.directory)
     }
 }

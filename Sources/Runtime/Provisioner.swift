@@ -26,8 +26,7 @@ public struct Provisioner: Sendable {
             s.append(write(text, to: "/etc/\(path)"))
         }
         // The fixture's services serve the routes the target's own routers declare.
-        let model = ["CHAINFIRE_ROUTES": plan.chainfireRoutes.joined(separator: ","),
-                     "FLAREDB_ROUTES": plan.flaredbRoutes.joined(separator: ",")]
+        let model = plan.serviceModel
         for (name, service) in node.services.sorted(by: { $0.key < $1.key }) {
             let dir = "/etc/phc/units/\(name)"
             s.append("mkdir -p \(dir)")

@@ -4,6 +4,7 @@ import Harness
 import HostCommand
 import Logging
 import Nix
+import SSH
 
 /// One booted cluster for runtime work. It is booted once; every scenario or
 /// runtime check then brings it to a known state by reprovisioning (units reset,
@@ -15,11 +16,15 @@ public final class RuntimeSession: Sendable {
     public let logger: Logger
     /// Where this session's artifacts go (kept after teardown).
     public let artifacts: URL
+    /// The nodes are NixOS VMs whose own systems start their units at boot, rather
+    /// than fixture guests whose units the harness installs.
+    public let nodesRunTheirOwnUnits: Bool
     let clock = ContinuousClock()
     let started: ContinuousClock.Instant
 
-    init(cluster: Cluster, home: HarnessHome, nix: Nix, logger: Logger, artifacts: URL) {
+    init(cluster: Cluster, home: HarnessHome, nix: Nix, logger: Logger, artifacts: URL, nodesRunTheirOwnUnits: Bool) {
         self.cluster = cluster
+        self.nodesRunTheirOwnUnits = nodesRunTheirOwnUnits
         self.home = home
         self.nix = nix
         self.logger = logger
@@ -36,9 +41,11 @@ public final class RuntimeSession: Sendable {
         return try await ClusterPlan.evaluate(target, nix: nix)
     }
 
-    /// Boots the nodes `plan` has (node01…node06 when all evaluate).
+    /// Boots the nodes `plan` has (node01…node06 when all evaluate): fixture guests,
+    /// or with `nixos`, the NixOS configurations of that target (the one `plan` was
+    /// evaluated from), whose joiners stay off until the join scenario boots them.
     public static func boot(plan: ClusterPlan, home: HarnessHome, nix: Nix, logger: Logger,
-                            artifacts: URL) async throws -> RuntimeSession {
+                            artifacts: URL, nixos: Target? = nil) async throws -> RuntimeSession {
         guard !plan.nodes.isEmpty else {
             throw HarnessError(.failure, "no node of the test cluster evaluates: \(plan.unplanned.map { "\($0.name): \($0.failure.headline)" }.joined(separator: "; "))")
         }
@@ -46,11 +53,20 @@ public final class RuntimeSession: Sendable {
             logger.warning("not booting \(node.name): it does not evaluate (\(node.finding ?? "no finding"): \(node.failure.headline))")
         }
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-        let cluster = try await Cluster.boot(ClusterOptions(nodes: plan.nodes.map(\.spec)), logger: logger)
-        let session = RuntimeSession(cluster: cluster, home: home, nix: nix, logger: logger, artifacts: artifacts)
+        let options: ClusterOptions
+        if let nixos {
+            options = try await nixOSOptions(target: nixos, plan: plan, nix: nix, logger: logger)
+        } else {
+            options = ClusterOptions(nodes: plan.nodes.map(\.spec))
+        }
+        let cluster = try await Cluster.boot(options, logger: logger)
+        let session = RuntimeSession(cluster: cluster, home: home, nix: nix, logger: logger, artifacts: artifacts,
+                                     nodesRunTheirOwnUnits: nixos != nil)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for node in cluster.nodes { group.addTask { try await session.installTools(on: node) } }
+                for node in cluster.nodes where !options.deferred.contains(node.name) {
+                    group.addTask { try await session.installTools(on: node) }
+                }
                 try await group.waitForAll()
             }
         } catch {
@@ -60,9 +76,23 @@ public final class RuntimeSession: Sendable {
         return session
     }
 
+    /// The planned nodes as NixOS VMs, built for a fresh key, with the service
+    /// model in /etc/phc/model.env (the miniature's service stand-ins read it).
+    static func nixOSOptions(target: Target, plan: ClusterPlan, nix: Nix, logger: Logger) async throws -> ClusterOptions {
+        let key = try SSHKey.generateEd25519()
+        let model = plan.serviceModel.sorted { $0.key < $1.key }.map { "\($0.key)=\(Provisioner.quote($0.value))\n" }.joined()
+        let (image, _) = try await NixOSImage.make(provider: NixOSImageProvider(target: target, nix: nix),
+                                                   publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness",
+                                                   etc: ["phc/model.env": model], logger: logger)
+        let planned = Set(plan.nodes.map(\.name))
+        return ClusterOptions(nodes: image.specs.filter { planned.contains($0.name) }, image: image, key: key,
+                              deferred: planned.intersection(Scenarios.joiners))
+    }
+
     /// The target adapter and the steady writer, in the guest's /usr/local/bin
-    /// (tmpfs: a node started again needs them again).
+    /// (tmpfs on a fixture guest: a node started again needs them again).
     public func installTools(on node: Node) async throws {
+        try await node.succeed("mkdir -p /usr/local/bin")
         for tool in ["adapter", "writer"] {
             let data = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/\(tool).sh"))
             try await node.upload(data, to: "/usr/local/bin/\(tool)", mode: "0755")
@@ -99,6 +129,9 @@ public final class RuntimeSession: Sendable {
 
     /// Resets every node and installs `plan`, starting services on `starting`.
     public func provision(_ plan: ClusterPlan, starting: Set<String>) async throws {
+        guard !nodesRunTheirOwnUnits else {
+            throw HarnessError(.badInput, "this run's nodes are NixOS VMs that run their own units: only fixture guests are provisioned")
+        }
         try await Provisioner(plan: plan).install(on: cluster, starting: starting)
     }
 
@@ -112,7 +145,9 @@ public final class RuntimeSession: Sendable {
         var lastError = ""
         while (clock.now - start).seconds < limit {
             try Task.checkCancellation()
-            do { if let value = try await body() { return value } } catch { lastError = " (last error: \(error))" }
+            do { if let value = try await body() { return value } } catch let aborted as WaitAborted {
+                throw HarnessError(.failure, aborted.description)
+            } catch { lastError = " (last error: \(error))" }
             try await Task.sleep(for: .milliseconds(300))
         }
         var message = "waited \(Int(limit)) s for \(what)\(lastError)"
@@ -131,4 +166,9 @@ public final class RuntimeSession: Sendable {
         guard let n = try? cluster.node(node) else { return "" }
         return (try? await n.exec("journalctl -u \(unit) -n \(lines)").stdout) ?? ""
     }
+}
+
+/// Thrown by a `waitFor` body when waiting longer cannot help (a unit failed).
+struct WaitAborted: Error, CustomStringConvertible {
+    let description: String
 }

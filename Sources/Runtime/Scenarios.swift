@@ -24,9 +24,17 @@ public struct Scenarios: Sendable {
     /// on one node is read on all.
     public func bootstrap() async throws -> ScenarioResult {
         var r = StepRecorder("bootstrap", session: session)
-        try await r.step("provision node01-node06, start node01-node03") {
-            try await session.provision(plan, starting: Set(Self.founders))
-            return "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
+        if session.nodesRunTheirOwnUnits {
+            try await r.step("node01-node03 booted from their NixOS systems, units started at boot") {
+                var states: [String] = []
+                for node in Self.founders { states.append("\(node): \(try await unitsUp(node))") }
+                return states.joined(separator: "; ")
+            }
+        } else {
+            try await r.step("provision node01-node06, start node01-node03") {
+                try await session.provision(plan, starting: Set(Self.founders))
+                return "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
+            }
         }
         try await r.step("Chainfire healthy on node01-node03") {
             for node in Self.founders {
@@ -75,7 +83,15 @@ public struct Scenarios: Sendable {
     public func join() async throws -> ScenarioResult {
         var r = StepRecorder("join", session: session)
         for node in Self.joiners {
-            try await r.step("\(node) boots its units (first-boot join first)") {
+            if session.nodesRunTheirOwnUnits {
+                try await r.step("\(node) boots; its system runs the first-boot join") {
+                    let n = try session.node(node)
+                    try await n.start()
+                    try await n.waitForSSH(timeout: 40 * session.cluster.timeoutScale)
+                    try await session.installTools(on: n)
+                    return try await unitsUp(node)
+                }
+            } else { try await r.step("\(node) boots its units (first-boot join first)") {
                 let order = try plan.node(node).bootOrder
                 let n = try session.node(node)
                 for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
@@ -85,7 +101,7 @@ public struct Scenarios: Sendable {
                 }
                 let states = try await n.succeed("systemctl list-units")
                 return "started \(order.joined(separator: ", ")): \(states.replacingOccurrences(of: "\n", with: "; "))"
-            }
+            } }
             try await r.step("\(node) is a started Chainfire member") {
                 _ = try await session.waitFor("\(node) to be a started member", node: node, seconds: 60) {
                     let members = await session.adapter("node01", "members") ?? ""
@@ -119,5 +135,36 @@ public struct Scenarios: Sendable {
             }
         }
         return r.result
+    }
+
+    /// Waits until `node`'s units that its system starts at boot are up: every
+    /// long-running one active, every oneshot done. A failed unit fails at once,
+    /// with its journal.
+    func unitsUp(_ node: String) async throws -> String {
+        let units = try plan.node(node)
+        let order = units.bootOrder
+        let n = try session.node(node)
+        return try await session.waitFor("\(node)'s units to come up (\(order.joined(separator: ", ")))", node: node, seconds: 90) {
+            var states: [String] = []
+            for unit in order {
+                let state = (try await n.exec("systemctl is-active \(unit)")).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                if state == "failed" {
+                    throw WaitAborted(description: "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
+                }
+                let oneshot = units.services[unit]?.type == "oneshot"
+                let up: Bool
+                if oneshot {
+                    // Done and not failed says inactive, as does not yet started: the
+                    // journal tells them apart.
+                    let ran = !(try await n.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
+                    up = ran && state != "active"
+                } else {
+                    up = state == "active"
+                }
+                if !up { return nil }
+                states.append("\(unit) \(oneshot ? "done" : state)")
+            }
+            return states.joined(separator: ", ")
+        }
     }
 }

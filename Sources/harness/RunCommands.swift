@@ -9,7 +9,7 @@ import Runtime
 extension Fault: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
-func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logger,
+func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool = false, logger: Logger,
                         _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void) async throws -> (RunReport, URL) {
     let home = try HarnessHome.locate()
     let nix = try await Nix.locate(logger: logger)
@@ -17,8 +17,9 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logge
     let dir = StateDirectory().newReportDirectory(what)
     RunLogFile.shared.open(dir.appendingPathComponent("harness.log"))
     defer { RunLogFile.shared.close() }
-    let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir)
-    var report = RunReport(target: "miniature", fixes: fixes)
+    let nixosTarget = nixos ? try await Target.miniature(home: home, fixes: fixes) : nil
+    let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir, nixos: nixosTarget)
+    var report = RunReport(target: nixos ? "miniature (NixOS nodes)" : "miniature", fixes: fixes)
     report.unplanned = plan.unplanned
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -34,7 +35,7 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, logger: Logge
         session.saveNodeArtifacts()
         var lines = ["kept run \(session.cluster.runID) (remove it with `harness down`):"]
         for node in session.cluster.nodes {
-            let e = try await node.endpoint()
+            guard let e = try? await node.endpoint() else { lines.append("  \(node.name)  (never started)"); continue }
             lines.append("  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(session.cluster.directory.path)/id_ed25519 root@127.0.0.1)")
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
@@ -56,16 +57,17 @@ struct RunScenario: AsyncParsableCommand {
     @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(help: "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join.") var nixos = false
 
     func run() async throws {
         let logger = global.logger()
         let names = ["bootstrap", "join", "failover", "all"]
         guard names.contains(scenario) else { throw reportedExit(for: HarnessError(.badInput, "unknown scenario `\(scenario)`: one of \(names.joined(separator: ", "))")) }
-        let (scenario, fault, keep) = (self.scenario, self.fault, self.keep)
+        let (scenario, fault, keep, nixos) = (self.scenario, self.fault, self.keep, self.nixos)
         let fixes = fix.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         do {
             let (report, dir) = try await runCancellable {
-                try await withRuntimeSession(fixes: fixes, keep: keep, what: scenario, logger: logger) { session, plan, report in
+                try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger) { session, plan, report in
                     let s = Scenarios(session: session, plan: plan)
                     // Each scenario starts from the state the one before leaves.
                     report.scenarios.append(try await s.bootstrap())

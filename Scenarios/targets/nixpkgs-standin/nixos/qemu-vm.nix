@@ -2,8 +2,10 @@
 # the way a NixOS VM does: direct kernel boot, a stage 1 that mounts the disk
 # labelled nixos and the 9p shares (the store as an overlay over /nix/.ro-store),
 # and a stage 2 from the store that applies the configuration (/etc, hostname,
-# link names, addresses), starts the OpenSSH stand-in (dropbear) and runs every
-# unit's script. Built from the guest tools' busybox, kernel and dropbear.
+# link names, addresses), starts the OpenSSH stand-in (dropbear), installs every
+# systemd service as a unit of the systemd stand-in (the fixture guest's
+# supervisor: /etc/phc/units/NAME/{run,env,type}) and starts those wanted by
+# multi-user.target in `after` order. Built from the guest tools.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkForce types concatStringsSep mapAttrsToList escapeShellArg;
@@ -54,14 +56,27 @@ let
     cd root && find . | cpio -o -H newc -R 0:0 | gzip -9 > $out
   '';
 
-  # One launcher per unit: its environment, PATH from `path`, then its script.
   services = lib.filterAttrs (_: s: s.enable && s.script != "") config.systemd.services;
-  unitLauncher = name: s: pkgs.writeShellScript "unit-${name}" ''
-    export PATH=${concatStringsSep ":" (map (p: "${p}/bin") s.path ++ [ "${tools}/bin" ])}
-    ${concatStringsSep "\n" (mapAttrsToList (k: v: "export ${k}=${escapeShellArg (toString v)}") (lib.filterAttrs (_: v: v != null) s.environment))}
-    ${s.preStart}
-    ${s.script}
-  '';
+  unitFiles = name: s: {
+    run = pkgs.writeText "unit-${name}-run" (s.preStart + "\n" + s.script);
+    env = pkgs.writeText "unit-${name}-env" (concatStringsSep "\n" (
+      [ "PATH=${escapeShellArg (concatStringsSep ":" (map (p: "${p}/bin") s.path ++ [ "/usr/local/bin" "${tools}/bin" ]))}" ]
+      ++ mapAttrsToList (k: v: "${k}=${escapeShellArg (toString v)}") (lib.filterAttrs (_: v: v != null) s.environment)) + "\n");
+    type = s.serviceConfig.Type or "simple";
+  };
+  # multi-user.target's units in start order.
+  bootUnits = let
+    wanted = builtins.filter (n: builtins.elem "multi-user.target" services.${n}.wantedBy) (builtins.attrNames services);
+    unitName = a: let l = builtins.stringLength a; in
+      if l > 8 && builtins.substring (l - 8) 8 a == ".service" then builtins.substring 0 (l - 8) a else a;
+    # After what its `after` names and what names it in `before`, as systemd orders them.
+    deps = n: builtins.filter (d: builtins.elem d wanted)
+      (map unitName services.${n}.after ++ builtins.filter (m: builtins.elem n (map unitName services.${m}.before)) wanted);
+    go = done: rest: if rest == [ ] then done else
+      let ready = builtins.filter (n: builtins.all (d: builtins.elem d done) (deps n)) rest;
+          next = if ready == [ ] then rest else ready;   # a cycle: start the rest as they come
+      in go (done ++ next) (builtins.filter (n: !(builtins.elem n next)) rest);
+    in go [ ] wanted;
   imap0 = f: list: builtins.genList (n: f n (builtins.elemAt list n)) (builtins.length list);
   links = builtins.filter (l: l.matchConfig ? MACAddress && l.linkConfig ? Name) (builtins.attrValues config.systemd.network.links);
   etcFiles = lib.filterAttrs (_: e: e.text != null || e.source != null) config.environment.etc;
@@ -75,6 +90,7 @@ let
     # Activation: the userland, /etc, the host name.
     ln -sfn ${tools}/bin /bin; ln -sfn ${tools}/bin /usr/bin; ln -sfn ${tools}/bin /sbin
     ln -sfn ${tools}/lib64 /lib64; ln -sfn ${tools}/lib /lib/x86_64-linux-gnu
+    mkdir -p /usr/lib; ln -sfn ${tools}/lib/phc /usr/lib/phc; ln -sfn ${tools}/etc/ssl /usr/lib/ssl; ln -sfn ${tools}/etc/ssl /etc/ssl
     echo 'root:x:0:0:root:/root:${tools}/bin/sh' > /etc/passwd
     echo 'root:*:19000:0:99999:7:::' > /etc/shadow; chmod 600 /etc/shadow
     echo 'root:x:0:' > /etc/group
@@ -107,8 +123,13 @@ let
       ${tools}/sbin/dropbearkey -y -f /etc/ssh/ssh_host_ed25519_key | grep '^ssh-ed25519' > /etc/ssh/ssh_host_ed25519_key.pub
       ${tools}/sbin/dropbear -s -r /etc/ssh/ssh_host_ed25519_key -p 22
     ''}
-    ${concatStringsSep "\n" (mapAttrsToList (name: s: "${unitLauncher name s} > /var/log/units/${name}.log 2>&1 &") services)}
-    echo "stage 2: started ${toString (builtins.length (builtins.attrNames services))} units"
+    rm -rf /etc/phc/units /run/phc; mkdir -p /etc/phc/units /usr/local/bin
+    ${concatStringsSep "\n" (mapAttrsToList (name: s: let u = unitFiles name s; in ''
+      mkdir -p /etc/phc/units/${name}
+      cp ${u.run} /etc/phc/units/${name}/run; cp ${u.env} /etc/phc/units/${name}/env; echo ${u.type} > /etc/phc/units/${name}/type'') services)}
+    # multi-user.target, in the background: a oneshot may take its time.
+    ( for u in ${toString bootUnits}; do systemctl start "$u"; done; echo "stage 2: multi-user.target reached" ) > /var/log/units.boot.log 2>&1 &
+    echo "stage 2: ${toString (builtins.length bootUnits)} units for multi-user.target"
     printf '::sysinit:/bin/true\n::ctrlaltdel:/sbin/reboot\n' > /etc/inittab
     exec ${tools}/bin/init
   '';
