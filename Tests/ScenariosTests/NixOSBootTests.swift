@@ -57,6 +57,34 @@ final class NixOSBootTests: XCTestCase {
         }
     }
 
+    /// bootstrap, join and failover with a power loss on NixOS nodes: node01-node03
+    /// and node06 boot with their units started by their own systems; node04 and
+    /// node05 boot during join, their systems running the first-boot join; the
+    /// destroyed leader's heal is a boot.
+    func testScenariosRunOnNixOSNodes() async throws {
+        let home = try HarnessHome.locate()
+        let nix = try await Nix.locate(logger: logger)
+        let fixes = RuntimeScenarioTests.runnable
+        let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
+        let session = try await RuntimeSession.boot(
+            plan: plan, home: home, nix: nix, logger: logger,
+            artifacts: StateDirectory().reports.appendingPathComponent("tests-nixos-\(ProcessInfo.processInfo.processIdentifier)"),
+            nixos: try await Target.miniature(home: home, fixes: fixes))
+        XCTAssertTrue(session.nodesRunTheirOwnUnits)
+        do {
+            let s = Scenarios(session: session, plan: plan)
+            let results = [try await s.bootstrap(), try await s.join(), try await s.failover(.destroy).0]
+            for result in results {
+                XCTAssertTrue(result.passed, "\(result.name): " + result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
+            }
+            XCTAssertTrue(results[1].steps[0].detail.contains("first-boot-chainfire-join done"), results[1].steps[0].detail)
+        } catch {
+            await session.close()
+            throw error
+        }
+        await session.close()
+    }
+
     /// Without the stand-in's guest tools nothing can be built: the error says how to build them.
     func testMissingGuestToolsAreNamed() async throws {
         let empty = NSTemporaryDirectory() + "phc-empty-state-\(UUID().uuidString)"
