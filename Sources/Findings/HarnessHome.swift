@@ -38,34 +38,22 @@ public struct HarnessHome: Sendable {
 
     /// The stand-in's `guest-tools` input: the tools Images/guest-tools/build.sh
     /// made, locked by their recorded narHash (nix then finds them in the store
-    /// instead of hashing 18 MB on every evaluation), or, before they are built, an
+    /// instead of hashing them on every evaluation), or, before they are built, an
     /// empty directory: evaluation needs no tools, only building does.
-    public var guestTools: GuestTools {
+    public var guestToolsReference: String {
+        struct Built: Decodable { let path: String; let narHash: String }
         let state = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_STATE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "/var/lib/photoncloud-harness"
         let manifest = URL(fileURLWithPath: state).appendingPathComponent("images/guest-tools.json")
-        if let data = try? Data(contentsOf: manifest),
-           let built = try? JSONDecoder().decode(GuestTools.Built.self, from: data),
+        if let data = try? Data(contentsOf: manifest), let built = try? JSONDecoder().decode(Built.self, from: data),
            FileManager.default.fileExists(atPath: built.path) {
-            return GuestTools(built: built, manifest: manifest.path,
-                              reference: "path:\(built.path)?narHash=\(Self.queryEscaped(built.narHash))")
+            return "path:\(built.path)?narHash=\(Self.queryEscaped(built.narHash))"
         }
-        return GuestTools(built: nil, manifest: manifest.path,
-                          reference: "path:" + nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path)
+        return "path:" + nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path
     }
 
     /// The stand-in's empty `guest-tools` directory, used until the tools are built.
     public static let absentGuestTools = "guest-tools-absent"
-
-    public struct GuestTools: Sendable {
-        public struct Built: Codable, Sendable {
-            public let path: String
-            public let narHash: String
-        }
-        public let built: Built?
-        public let manifest: String
-        public let reference: String
-    }
 
     static func queryEscaped(_ value: String) -> String {
         value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value

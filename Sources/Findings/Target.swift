@@ -63,7 +63,7 @@ public struct Target: Sendable {
             name: fixes.isEmpty ? "miniature" : "miniature + fix \(fixes.joined(separator: ", "))",
             overrides: [InputOverride(input: "nixpkgs", reference: "path:" + home.nixpkgsStandIn.path),
                         InputOverride(input: "nixpkgs/nixpkgs-lib", reference: libRef),
-                        InputOverride(input: "nixpkgs/guest-tools", reference: home.guestTools.reference)],
+                        InputOverride(input: "nixpkgs/guest-tools", reference: home.guestToolsReference)],
             fixes: fixes, isMiniature: true)
     }
 

@@ -43,16 +43,19 @@ extension FixtureImage: GuestImage {
     }
 
     /// The fixture's init configures the node from `phc.*` kernel parameters.
-    public func domainXML(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
+    func commandLine(for node: NodeSpec, in run: GuestRun) -> String {
         let hosts = run.peers.map { "\($0.name)=\($0.ip)" }.joined(separator: ",")
-        let cmdline = [
+        return [
             "console=ttyS0", "quiet", "panic=-1",
             "phc.host=\(node.name)", "phc.ip=\(node.clusterAddress)", "phc.mac=\(node.mac)",
             "phc.key=\(run.publicKey)", "phc.hosts=\(hosts)",
         ].joined(separator: " ")
-        return DomainXML(
+    }
+
+    public func domainXML(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> DomainXML {
+        DomainXML(
             name: run.domainName, accelerator: run.accelerator, memoryMiB: node.memoryMiB,
-            kernel: kernel, initrd: initrd, cmdline: cmdline,
+            kernel: kernel, initrd: initrd, cmdline: commandLine(for: node, in: run),
             disks: [.init(path: run.disk.path)],
             interfaces: [.init(network: run.networkName, mac: node.mac)],
             management: .init(hostPort: sshPort, mac: Self.managementMAC(for: node.mac)),
@@ -62,7 +65,7 @@ extension FixtureImage: GuestImage {
     public func qemuArguments(for node: NodeSpec, in run: GuestRun, sshPort: Int) -> [String] {
         [
             "-m", "\(node.memoryMiB)", "-smp", "1", "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 quiet panic=-1 phc.host=\(node.name) phc.ip=\(node.clusterAddress) phc.mac=\(node.mac) phc.key=\(run.publicKey)",
+            "-append", commandLine(for: node, in: run),
             "-drive", "file=\(run.disk.path),if=virtio,format=qcow2",
             "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22",
             "-device", "virtio-net-pci,netdev=mgmt,romfile=",

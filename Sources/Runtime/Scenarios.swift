@@ -83,25 +83,10 @@ public struct Scenarios: Sendable {
     public func join() async throws -> ScenarioResult {
         var r = StepRecorder("join", session: session)
         for node in Self.joiners {
-            if session.nodesRunTheirOwnUnits {
-                try await r.step("\(node) boots; its system runs the first-boot join") {
-                    let n = try session.node(node)
-                    try await n.start()
-                    try await n.waitForSSH(timeout: 40 * session.cluster.timeoutScale)
-                    try await session.installTools(on: n)
-                    return try await unitsUp(node)
-                }
-            } else { try await r.step("\(node) boots its units (first-boot join first)") {
-                let order = try plan.node(node).bootOrder
-                let n = try session.node(node)
-                for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
-                // A failed join is final: say why now rather than wait out the membership bound.
-                for unit in order where (try? await n.exec("systemctl is-failed \(unit)"))?.exitStatus == 0 {
-                    throw HarnessError(.failure, "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
-                }
-                let states = try await n.succeed("systemctl list-units")
-                return "started \(order.joined(separator: ", ")): \(states.replacingOccurrences(of: "\n", with: "; "))"
-            } }
+            try await r.step(session.nodesRunTheirOwnUnits ? "\(node) boots; its system runs the first-boot join"
+                                                           : "\(node) boots its units (first-boot join first)") {
+                session.nodesRunTheirOwnUnits ? try await bootJoiner(node) : try await startJoinerUnits(node)
+            }
             try await r.step("\(node) is a started Chainfire member") {
                 _ = try await session.waitFor("\(node) to be a started member", node: node, seconds: 60) {
                     let members = await session.adapter("node01", "members") ?? ""
@@ -137,6 +122,28 @@ public struct Scenarios: Sendable {
         return r.result
     }
 
+    /// A fixture guest: its units started in boot order, the first-boot join first.
+    func startJoinerUnits(_ node: String) async throws -> String {
+        let order = try plan.node(node).bootOrder
+        let n = try session.node(node)
+        for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
+        // A failed join is final: say why now rather than wait out the membership bound.
+        for unit in order where (try? await n.exec("systemctl is-failed \(unit)"))?.exitStatus == 0 {
+            throw HarnessError(.failure, "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
+        }
+        let states = try await n.succeed("systemctl list-units")
+        return "started \(order.joined(separator: ", ")): \(states.replacingOccurrences(of: "\n", with: "; "))"
+    }
+
+    /// A NixOS node: booted for the first time, its system starts its units.
+    func bootJoiner(_ node: String) async throws -> String {
+        let n = try session.node(node)
+        try await n.start()
+        try await n.waitForSSH(timeout: 40 * session.cluster.timeoutScale)
+        try await session.installTools(on: n)
+        return try await unitsUp(node)
+    }
+
     /// Waits until `node`'s units that its system starts at boot are up: every
     /// long-running one active, every oneshot done. A failed unit fails at once,
     /// with its journal.
@@ -154,10 +161,10 @@ public struct Scenarios: Sendable {
                 let oneshot = units.services[unit]?.type == "oneshot"
                 let up: Bool
                 if oneshot {
-                    // Done and not failed says inactive, as does not yet started: the
-                    // journal tells them apart.
+                    // A oneshot that is done says inactive (active with RemainAfterExit),
+                    // and so does one not yet started: the journal tells them apart.
                     let ran = !(try await n.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
-                    up = ran && state != "active"
+                    up = ran && (state == "inactive" || state == "active")
                 } else {
                     up = state == "active"
                 }
