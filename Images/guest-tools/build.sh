@@ -11,7 +11,7 @@
 # Cached by content like Images/fixture/build.sh.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-. "$here/../kernel-modules.sh"
+. "$here/../recipe-lib.sh"
 state="${PHOTONCLOUD_HARNESS_STATE:-/var/lib/photoncloud-harness}"
 images="$state/images"
 pkgs=(busybox-static dropbear-bin linux-image-amd64 etcd-server etcd-client curl openssl jq ca-certificates)
@@ -19,14 +19,10 @@ rootfs="$here/../fixture/rootfs"
 
 kver="$(ls /lib/modules | grep -E -- '-amd64$' | grep -v -- '-cloud-' | sort -V | tail -n1 || true)"
 [ -n "$kver" ] || { echo "guest-tools/build.sh: no generic kernel in /lib/modules: install linux-image-amd64" >&2; exit 2; }
-key="$( { cat "$here/build.sh" "$here/../kernel-modules.sh"; find "$rootfs" -type f -print0 | sort -z | xargs -0r cat; echo "$kver"; dpkg-query -W -f='${Package}=${Version}\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)"
+key="$( { cat "$here/build.sh" "$here/../recipe-lib.sh"; find "$rootfs" -type f -print0 | sort -z | xargs -0r cat; echo "$kver"; dpkg-query -W -f='${Package}=${Version}\n' "${pkgs[@]}"; } | sha256sum | cut -c1-16)"
 out="$images/guest-tools-$key"
 manifest="$images/guest-tools.json"
-if [ -f "$out.json" ]; then
-  cmp -s "$out.json" "$manifest" 2>/dev/null || cp "$out.json" "$manifest"
-  echo "guest tools $key are up to date: $out"
-  exit 0
-fi
+reuse_built "$out.json" "$manifest" "guest tools $key ($out)"
 
 mkdir -p "$images"
 tmp="$(mktemp -d "$images/.guest-tools.XXXXXX")"

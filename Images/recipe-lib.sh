@@ -1,4 +1,6 @@
-# Sourced by the image recipes. kernel_modules MODDIR NAME...: the named modules and
+# Sourced by the image recipes.
+
+# kernel_modules MODDIR NAME...: the named modules and
 # everything they depend on (modules.dep), as paths relative to MODDIR, in an order
 # insmod can load them; exits 2 naming a module MODDIR does not have.
 kernel_modules() {
@@ -16,4 +18,13 @@ kernel_modules() {
     add_mod "$rel"
   done
   printf '%s\n' "${order[@]}"
+}
+
+# reuse_built BUILT_MANIFEST MANIFEST WHAT: when this content is built already, makes
+# MANIFEST point at it and ends the recipe (exit 0); otherwise returns.
+reuse_built() {
+  [ -f "$1" ] || return 0
+  cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
+  echo "$3 is up to date"
+  exit 0
 }
