@@ -23,6 +23,8 @@ public struct RuntimeChecks: Sendable {
         // A known state: fresh units, node01-node03 bootstrapped.
         let bootstrap = try await Scenarios(session: session, plan: plan).bootstrap()
         guard bootstrap.passed else { return Verdict(id: id, outcome: .error, summary: "bootstrap failed", evidence: []) }
+        // A NixOS joiner boots as a new machine: its system runs the first-boot units.
+        if session.nodesRunTheirOwnUnits, id.hasPrefix("F4") { try await session.bootDeferred(Self.joiner) }
         switch id {
         case "F4.1": return try await chainfireJoin()
         case "F4.2": return try await flaredbJoin()
@@ -32,12 +34,24 @@ public struct RuntimeChecks: Sendable {
         }
     }
 
-    /// Runs a unit on the joiner and returns its exit status and journal.
-    func runUnit(_ unit: String, on node: String = joiner) async throws -> (Int32, String) {
+    /// A unit's run on the joiner: its exit status and journal. On a NixOS node the
+    /// first is the run its system made at boot; `again` runs it once more.
+    func runUnit(_ unit: String, on node: String = joiner, again: Bool = false) async throws -> (Int32, String) {
         let n = try session.node(node)
-        _ = try await n.exec("systemctl start \(unit)", timeout: 60)
-        let status = Int32(try await n.succeed("cat /run/phc/\(unit).result 2>/dev/null || echo -1").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-        return (status, await session.journal(node, unit))
+        if session.nodesRunTheirOwnUnits && !again {
+            _ = try await session.waitFor("\(unit) to have run at \(node)'s boot", node: node, seconds: 90) { () -> Bool? in
+                let state = try await n.exec("systemctl is-active \(unit)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let ran = !(try await n.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
+                return ran && state != "activating" ? true : nil
+            }
+        } else {
+            _ = try await n.exec("systemctl restart \(unit)", timeout: 60)
+        }
+        let journal = await session.journal(node, unit)
+        // systemd says 0 for a unit that never ran: that is no success.
+        guard !journal.contains("No entries") else { return (-1, journal) }
+        let status = Int32(try await n.succeed("systemctl show -p ExecMainStatus --value \(unit)").trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        return (status, journal)
     }
 
     /// A string field of the joiner's cluster-config.json, as its first-boot scripts read it.
@@ -117,7 +131,7 @@ public struct RuntimeChecks: Sendable {
         let caPath = script.range(of: "--cacert ").map { String(script[$0.upperBound...].prefix { !$0.isWhitespace }) } ?? "/etc/plasmacloud/pki/ca.pem"
         try await joiner.upload(Data(cert.utf8), to: caPath)
         try await joiner.succeed("f=/etc/plasmacloud/cluster-config.json; jq '.leader_url = \"https://\(ip):8443\"' $f > $f.new && mv $f.new $f && rm -rf /var/lib/first-boot")
-        let (status, journal) = try await runUnit("first-boot-chainfire-join")
+        let (status, journal) = try await runUnit("first-boot-chainfire-join", again: true)
         let line = script.split(separator: "\n").first { $0.contains("curl") }.map(String.init) ?? ""
         let evidence = [
             Evidence(excerpt: "leader https://\(ip):8443 with a self-signed certificate; its certificate placed at \(caPath) on \(Self.joiner)"),

@@ -89,6 +89,15 @@ public final class RuntimeSession: Sendable {
                               deferred: planned.intersection(Scenarios.joiners))
     }
 
+    /// Boots a node the session left off (a NixOS joiner), as a new machine joins,
+    /// and readies it for the harness.
+    public func bootDeferred(_ name: String) async throws {
+        let n = try node(name)
+        try await n.start()
+        try await n.waitForSSH(timeout: 40 * cluster.timeoutScale)
+        try await installTools(on: n)
+    }
+
     /// The target adapter and the steady writer, in the guest's /usr/local/bin
     /// (tmpfs on a fixture guest: a node started again needs them again).
     public func installTools(on node: Node) async throws {

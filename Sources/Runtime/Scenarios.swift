@@ -137,10 +137,7 @@ public struct Scenarios: Sendable {
 
     /// A NixOS node: booted for the first time, its system starts its units.
     func bootJoiner(_ node: String) async throws -> String {
-        let n = try session.node(node)
-        try await n.start()
-        try await n.waitForSSH(timeout: 40 * session.cluster.timeoutScale)
-        try await session.installTools(on: n)
+        try await session.bootDeferred(node)
         return try await unitsUp(node)
     }
 

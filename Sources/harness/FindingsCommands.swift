@@ -124,6 +124,7 @@ struct Repro: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "Decide F3 at runtime (the ISO's phone-home on a booted node) instead of from the definitions.") var runtime = false
     @Flag(help: "Runtime findings: leave the cluster up afterwards.") var keep = false
+    @Flag(help: "Runtime findings: on the miniature's NixOS nodes (on the nixpkgs stand-in) instead of fixture guests.") var nixos = false
 
     func run() async throws {
         var logger = global.logger()
@@ -135,10 +136,11 @@ struct Repro: AsyncParsableCommand {
                     throw FindingsError(.notAvailable, "\(finding.id) has no runtime check")
                 }
                 guard target.repo == nil else {
-                    throw FindingsError(.notAvailable, "runtime checks on a checkout need the NixOS image provider, which this build does not have: run them on the miniature")
+                    throw FindingsError(.notAvailable, "runtime checks run on the miniature (fixture guests, or its NixOS nodes with --nixos): a checkout needs its own scenario adapter, which the harness does not have yet")
                 }
                 logger.logLevel = global.verbose ? .debug : .info
-                try await reproRuntime(finding.id, fixes: try target.fixes.map { try Catalog.finding($0).id }, json: json, keep: keep, logger: logger)
+                try await reproRuntime(finding.id, fixes: try target.fixes.map { try Catalog.finding($0).id }, json: json, keep: keep,
+                                       nixos: nixos, logger: logger)
                 return
             }
             let ids = try CheckRun.select([id])

@@ -124,12 +124,12 @@ func renderRun(_ report: RunReport, dir: URL) -> String {
 }
 
 /// `harness repro` of a runtime finding: boots the cluster with F5 fixed.
-func reproRuntime(_ id: String, fixes extra: [String], json: Bool, keep: Bool, logger: Logger) async throws {
+func reproRuntime(_ id: String, fixes extra: [String], json: Bool, keep: Bool, nixos: Bool = false, logger: Logger) async throws {
     let home = try HarnessHome.locate()
     let fixes = RuntimeChecks.baseFixes + extra.filter { !RuntimeChecks.baseFixes.contains($0) }
     let ledger = try Ledger.load(home.defaultLedger).withResolved(extra)
     let (report, dir) = try await runCancellable {
-        try await withRuntimeSession(fixes: fixes, keep: keep, what: "repro-\(id)", logger: logger) { session, plan, report in
+        try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "repro-\(id)-nixos" : "repro-\(id)", nixos: nixos, logger: logger) { session, plan, report in
             let start = session.now
             var verdict = try await RuntimeChecks(session: session, plan: plan).decide(id)
             verdict.seconds = session.now - start

@@ -62,27 +62,46 @@ final class NixOSBootTests: XCTestCase {
     /// node05 boot during join, their systems running the first-boot join; the
     /// destroyed leader's heal is a boot.
     func testScenariosRunOnNixOSNodes() async throws {
-        let home = try HarnessHome.locate()
-        let nix = try await Nix.locate(logger: logger)
-        let fixes = RuntimeScenarioTests.runnable
-        let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
-        let session = try await RuntimeSession.boot(
-            plan: plan, home: home, nix: nix, logger: logger,
-            artifacts: StateDirectory().reports.appendingPathComponent("tests-nixos-\(ProcessInfo.processInfo.processIdentifier)"),
-            nixos: try await Target.miniature(home: home, fixes: fixes))
-        XCTAssertTrue(session.nodesRunTheirOwnUnits)
-        do {
+        try await withNixOSSession(fixes: RuntimeScenarioTests.runnable) { session, plan in
+            XCTAssertTrue(session.nodesRunTheirOwnUnits)
             let s = Scenarios(session: session, plan: plan)
             let results = [try await s.bootstrap(), try await s.join(), try await s.failover(.destroy).0]
             for result in results {
                 XCTAssertTrue(result.passed, "\(result.name): " + result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
             }
             XCTAssertTrue(results[1].steps[0].detail.contains("first-boot-chainfire-join done"), results[1].steps[0].detail)
+        }
+    }
+
+    /// A runtime finding on NixOS nodes: F4.2 reproduces with only F5 fixed and is
+    /// resolved by its fix, node04's own system running the generated FlareDB join
+    /// at its first boot.
+    func testRuntimeFindingOnNixOSNodes() async throws {
+        for (fixes, expected) in [(RuntimeChecks.baseFixes, Outcome.reproduced), (RuntimeChecks.baseFixes + ["F4.2"], .resolved)] {
+            let verdict = try await withNixOSSession(fixes: fixes) { session, plan in
+                try await RuntimeChecks(session: session, plan: plan).decide("F4.2")
+            }
+            XCTAssertEqual(verdict.outcome, expected, "with \(fixes): \(verdict.summary)")
+        }
+    }
+
+    /// Boots the miniature with `fixes` as NixOS nodes, runs `body`, and tears down.
+    func withNixOSSession<T: Sendable>(fixes: [String], _ body: (RuntimeSession, ClusterPlan) async throws -> T) async throws -> T {
+        let home = try HarnessHome.locate()
+        let nix = try await Nix.locate(logger: logger)
+        let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
+        let session = try await RuntimeSession.boot(
+            plan: plan, home: home, nix: nix, logger: logger,
+            artifacts: StateDirectory().reports.appendingPathComponent("tests-nixos-\(ProcessInfo.processInfo.processIdentifier)"),
+            nixos: try await Target.miniature(home: home, fixes: fixes))
+        do {
+            let result = try await body(session, plan)
+            await session.close()
+            return result
         } catch {
             await session.close()
             throw error
         }
-        await session.close()
     }
 
     /// Without the stand-in's guest tools nothing can be built: the error says how to build them.
