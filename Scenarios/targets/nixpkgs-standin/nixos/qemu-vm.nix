@@ -5,7 +5,7 @@
 # link names, addresses), starts the OpenSSH stand-in (dropbear), installs every
 # systemd service as a unit of the systemd stand-in (the fixture guest's
 # supervisor: /etc/phc/units/NAME/{run,env,type}) and starts those wanted by
-# multi-user.target in `after` order. Built from the guest tools.
+# multi-user.target in systemd's order (after, before). Built from the guest tools.
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkForce types concatStringsSep mapAttrsToList escapeShellArg;
