@@ -5,6 +5,7 @@ import Logging
 import HostCommand
 import Libvirt
 import Nix
+import SSH
 
 /// One node of a real checkout as a NixOS VM: what `config.virtualisation.vmVariant`
 /// evaluates to (shared/notes/nixos-vm-boot-facts.md).
@@ -221,15 +222,16 @@ public struct NixOSImage: GuestImage {
     public let provider: NixOSImageProvider
     public let nodes: [NixOSNode]
 
-    /// Projects every node with `publicKey` authorised and builds their systems.
+    /// Projects every node with `key` authorised and builds their systems.
     /// Nodes that do not evaluate are returned apart, with their finding.
-    public static func make(provider: NixOSImageProvider, publicKey: String, etc: [String: String] = [:], logger: Logger) async throws
+    public static func make(provider: NixOSImageProvider, key: SSHKey, etc: [String: String] = [:], logger: Logger) async throws
         -> (image: NixOSImage, failed: [Unevaluated]) {
         if provider.target.isMiniature, provider.target.overrides.contains(where: { $0.reference.hasSuffix("/" + HarnessHome.absentGuestTools) }) {
             throw HarnessError(.environment, "the nixpkgs stand-in's guest tools are not built, so its NixOS nodes cannot be: run `Images/setup.sh` (or `Images/guest-tools/build.sh`)")
         }
         var nodes: [NixOSNode] = []
         var failed: [Unevaluated] = []
+        let publicKey = "ssh-ed25519 \(try key.publicKeyBase64()) harness"
         for projected in try await provider.project(publicKey: publicKey, etc: etc) {
             switch projected {
             case let .node(node, _): nodes.append(node)

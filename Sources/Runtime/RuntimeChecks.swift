@@ -40,9 +40,8 @@ public struct RuntimeChecks: Sendable {
         let n = try session.node(node)
         if session.nodesRunTheirOwnUnits && !again {
             _ = try await session.waitFor("\(unit) to have run at \(node)'s boot", node: node, seconds: 90) { () -> Bool? in
-                let state = try await n.exec("systemctl is-active \(unit)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                let ran = !(try await n.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
-                return ran && state != "activating" ? true : nil
+                let state = try await session.unitActivity(n, unit)
+                return try await session.unitRan(n, unit) && state != "activating" ? true : nil
             }
         } else {
             _ = try await n.exec("systemctl restart \(unit)", timeout: 60)

@@ -81,8 +81,7 @@ public final class RuntimeSession: Sendable {
     static func nixOSOptions(target: Target, plan: ClusterPlan, nix: Nix, logger: Logger) async throws -> ClusterOptions {
         let key = try SSHKey.generateEd25519()
         let model = plan.serviceModel.sorted { $0.key < $1.key }.map { "\($0.key)=\(Provisioner.quote($0.value))\n" }.joined()
-        let (image, _) = try await NixOSImage.make(provider: NixOSImageProvider(target: target, nix: nix),
-                                                   publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness",
+        let (image, _) = try await NixOSImage.make(provider: NixOSImageProvider(target: target, nix: nix), key: key,
                                                    etc: ["phc/model.env": model], logger: logger)
         let planned = Set(plan.nodes.map(\.name))
         return ClusterOptions(nodes: image.specs.filter { planned.contains($0.name) }, image: image, key: key,
@@ -168,6 +167,17 @@ public final class RuntimeSession: Sendable {
     public func adapter(_ node: String, _ args: String, timeout: Double = 15) async -> String? {
         guard let n = try? cluster.node(node), let r = try? await n.exec("adapter \(args)", timeout: timeout), r.exitStatus == 0 else { return nil }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// What `systemctl is-active` says of a unit on a node.
+    func unitActivity(_ node: Node, _ unit: String) async throws -> String {
+        try await node.exec("systemctl is-active \(unit)").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Whether a unit has run on a node: a done oneshot and one never started are
+    /// both inactive, and only the journal tells them apart.
+    func unitRan(_ node: Node, _ unit: String) async throws -> Bool {
+        !(try await node.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
     }
 
     /// A unit's journal on a node, for evidence.

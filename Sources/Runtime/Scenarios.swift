@@ -151,17 +151,15 @@ public struct Scenarios: Sendable {
         return try await session.waitFor("\(node)'s units to come up (\(order.joined(separator: ", ")))", node: node, seconds: 90) {
             var states: [String] = []
             for unit in order {
-                let state = (try await n.exec("systemctl is-active \(unit)")).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let state = try await session.unitActivity(n, unit)
                 if state == "failed" {
                     throw WaitAborted(description: "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
                 }
                 let oneshot = units.services[unit]?.type == "oneshot"
                 let up: Bool
                 if oneshot {
-                    // A oneshot that is done says inactive (active with RemainAfterExit),
-                    // and so does one not yet started: the journal tells them apart.
-                    let ran = !(try await n.exec("journalctl -u \(unit) -n 1")).stdout.contains("No entries")
-                    up = ran && (state == "inactive" || state == "active")
+                    // Done: inactive, or active with RemainAfterExit.
+                    up = try await session.unitRan(n, unit) && (state == "inactive" || state == "active")
                 } else {
                     up = state == "active"
                 }

@@ -82,7 +82,7 @@ struct Up: AsyncParsableCommand {
         let logger = global.logger()
         let (nodes, keep, command) = (self.nodes, self.keep, self.command)
         do {
-            let options = try await nixos ? target.nixosClusterOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
+            let options = try await target.clusterOptions(nixos: nixos, count: nodes, logger: logger)
             let out = try await runCancellable {
                 try await Cluster.with(options, keep: keep, logger: logger) { cluster in
                     var lines: [String] = []
@@ -186,7 +186,7 @@ struct BenchBoot: AsyncParsableCommand {
         let (nodes, repetitions) = (self.nodes, self.repetitions)
         do {
             guard (1...20).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…20") }
-            let options = try await nixos ? target.nixosClusterOptions(count: nodes, logger: logger) : ClusterOptions(nodes: NodeSpec.fixture(count: nodes))
+            let options = try await target.clusterOptions(nixos: nixos, count: nodes, logger: logger)
             let report = try await runCancellable {
                 try await BootBenchmark(options: options, repetitions: repetitions, logger: logger).run()
             }
@@ -236,6 +236,11 @@ struct BenchEval: AsyncParsableCommand {
 }
 
 extension TargetOptions {
+    /// node01…nodeNN as fixture guests, or with `nixos` as the target's NixOS nodes.
+    func clusterOptions(nixos: Bool, count: Int, logger: Logger) async throws -> ClusterOptions {
+        nixos ? try await nixosClusterOptions(count: count, logger: logger) : try ClusterOptions(nodes: NodeSpec.fixture(count: count))
+    }
+
     /// The first `count` nodes of the target's test cluster that evaluate, built for
     /// a fresh key.
     func nixosClusterOptions(count: Int, logger: Logger) async throws -> ClusterOptions {
@@ -243,7 +248,7 @@ extension TargetOptions {
         let (checkout, _) = try await prepare(home: try HarnessHome.locate())
         let key = try SSHKey.generateEd25519()
         let provider = NixOSImageProvider(target: checkout, nix: try await Nix.locate(logger: logger))
-        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness", logger: logger)
+        let (image, failed) = try await NixOSImage.make(provider: provider, key: key, logger: logger)
         for node in failed {
             logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",
                                                                       "error": "\(node.failure.headline)"])

@@ -19,8 +19,7 @@ final class NixOSBootTests: XCTestCase {
     func image(fixes: [String], key: SSHKey) async throws -> (NixOSImage, failed: [String]) {
         let target = try await Target.miniature(home: try HarnessHome.locate(), fixes: fixes)
         let provider = NixOSImageProvider(target: target, nix: try await Nix.locate(logger: logger))
-        let (image, failed) = try await NixOSImage.make(provider: provider, publicKey: "ssh-ed25519 \(try key.publicKeyBase64()) harness",
-                                                        logger: logger)
+        let (image, failed) = try await NixOSImage.make(provider: provider, key: key, logger: logger)
         return (image, failed.map(\.name))
     }
 
