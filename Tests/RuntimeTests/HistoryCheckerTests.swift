@@ -111,10 +111,27 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertTrue(verdict(h, "new leader within bound").passed)
     }
 
+    /// After the heal node01 still claims the lead of its old term and never follows.
     func testOldLeaderThatStillLeadsIsRejected() {
         var h = good()
-        h.observations.append(O(time: 22, node: "node01", member: "a", leader: "a", term: 4))
-        XCTAssertFalse(verdict(h, "old leader rejoined as follower with the same data").passed)
+        h.observations.removeAll { $0.node == "node01" && $0.time > 20 }
+        h.observations += [O(time: 21, node: "node01", member: "a", leader: "a", term: 2),
+                           O(time: 22, node: "node01", member: "a", leader: "0", term: 2)]
+        let v = verdict(h, "old leader rejoined as follower with the same data")
+        XCTAssertFalse(v.passed)
+        XCTAssertTrue(v.detail.contains("never followed"), v.detail)
+    }
+
+    /// Raft lets the old leader win a later election once it has rejoined (seen in a
+    /// CI run under TCG: node02 followed in term 10 and led term 11).
+    func testOldLeaderReelectedAfterRejoiningPasses() {
+        var h = good()
+        h.observations += [O(time: 23, node: "node01", member: "a", leader: "a", term: 4),
+                           O(time: 23.5, node: "node02", member: "b", leader: "a", term: 4)]
+        let v = verdict(h, "old leader rejoined as follower with the same data")
+        XCTAssertTrue(v.passed, v.detail)
+        XCTAssertTrue(v.detail.contains("later election (term 4)"), v.detail)
+        XCTAssertTrue(verdict(h, "one leader per term").passed)
     }
 
     func testWriterLogParsing() {
