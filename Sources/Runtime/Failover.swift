@@ -144,6 +144,7 @@ extension Scenarios {
             }
             return "\(history.finalKeys.first?.value.count ?? 0) keys on each of \(members.count) members; \(acked) acknowledged"
         }
+        history.elections = await electionsLogged(by: members)
         try history.save(in: session.artifacts)
         let verdicts = HistoryChecker().check(history)
         for v in verdicts {
@@ -159,6 +160,20 @@ extension Scenarios {
     static let stopWriter = "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
     /// Undoes `fault` on `node`, whatever state the run is in; records when.
+    /// Every election in the members' Raft logs; nil when no member's adapter tells.
+    func electionsLogged(by members: [String]) async -> [History.Election]? {
+        await withTaskGroup(of: [History.Election]?.self) { group in
+            for node in members {
+                group.addTask { [session] in
+                    await session.adapter(node, "elections", timeout: 30).map { History.elections(fromAdapter: $0, node: node) }
+                }
+            }
+            var all: [History.Election]?
+            for await logged in group { if let logged { all = (all ?? []) + logged } }
+            return all?.sorted { ($0.term, $0.node) < ($1.term, $1.node) }
+        }
+    }
+
     func heal(_ fault: Fault, _ node: String, _ record: inout History.Fault?) async {
         guard !node.isEmpty, let victim = try? session.node(node) else { return }
         do {

@@ -40,9 +40,20 @@ public struct History: Sendable, Codable {
         }
     }
 
+    /// An election as Raft itself logged it on `node`: `leader` won `term`.
+    public struct Election: Sendable, Codable, Equatable, Hashable {
+        public var node: String
+        public var term: Int
+        public var leader: String
+        public init(node: String, term: Int, leader: String) { self.node = node; self.term = term; self.leader = leader }
+    }
+
     public var operations: [Operation] = []
     public var faults: [Fault] = []
     public var observations: [LeaderObservation] = []
+    /// Every election in the members' Raft logs, read after the heal; nil when the
+    /// target's adapter cannot tell (then only the sampled views are judged).
+    public var elections: [Election]?
     /// Keys present on each node at the end, after the heal.
     public var finalKeys: [String: [String]] = [:]
     /// The election timeout the target configures, in seconds: bounds derive from it.
@@ -65,6 +76,15 @@ public struct History: Sendable, Codable {
         }
         do { return try JSONDecoder().decode(History.self, from: data) } catch {
             throw HistoryError(message: "\(url.path) is not a failover history: \(error)")
+        }
+    }
+
+    /// Parses the adapter's `elections` output: "TERM LEADER" lines.
+    public static func elections(fromAdapter output: String, node: String) -> [Election] {
+        output.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count == 2, let term = Int(f[0]), !f[1].isEmpty else { return nil }
+            return Election(node: node, term: term, leader: String(f[1]))
         }
     }
 

@@ -30,28 +30,44 @@ public struct HistoryChecker: Sendable {
                       detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" }.joined(separator: "; "))
     }
 
-    /// Raft's election safety: at most one node is leader in a term. Judged on
-    /// leadership claims (a node that reports itself leader), since a follower's
-    /// view may lag its term. etcd reads a node's leader and term one after the
-    /// other, so a node stepping down can report itself leader in the new term for
+    /// Raft's election safety: at most one node is leader in a term. Judged on the
+    /// elections Raft logged on every member (complete, when the adapter reads them)
+    /// and on sampled leadership claims (a node that reports itself leader), since a
+    /// follower's view may lag its term. etcd reads a node's leader and term one after
+    /// the other, so a node stepping down can report itself leader in the new term for
     /// an instant: a claim counts when the node repeats it on its next poll.
     func singleLeaderPerTerm(_ h: History) -> Result {
+        let name = "one leader per term"
         var leaders: [Int: Set<String>] = [:]
+        var claimed: Set<Int> = []
         for (_, views) in Dictionary(grouping: h.observations, by: \.node) {
             let ordered = views.sorted { $0.time < $1.time }
             for (a, b) in zip(ordered, ordered.dropFirst())
             where a.leader == a.member && !a.leader.isEmpty && b.leader == a.leader && b.member == a.member && b.term == a.term {
                 leaders[a.term, default: []].insert(a.leader)
+                claimed.insert(a.term)
             }
         }
+        for e in h.elections ?? [] { leaders[e.term, default: []].insert(e.leader) }
         let split = leaders.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
         if let (term, ids) = split.first {
-            return Result(name: "one leader per term", passed: false,
-                          detail: "term \(term) has leaders \(ids.sorted().joined(separator: " and "))")
+            let logged = (h.elections ?? []).filter { $0.term == term }.map { "\($0.node) logged \($0.leader)" }
+            return Result(name: name, passed: false,
+                          detail: "term \(term) has leaders \(ids.sorted().joined(separator: " and "))"
+                              + (logged.isEmpty ? "" : " (\(logged.sorted().joined(separator: ", ")))"))
         }
-        let observed = Set(h.observations.map(\.term)).count
-        return Result(name: "one leader per term", passed: true,
-                      detail: "\(leaders.count) of \(observed) observed term(s) with a repeated leadership claim, one leader each")
+        guard let elections = h.elections else {
+            let observed = Set(h.observations.map(\.term)).count
+            return Result(name: name, passed: true,
+                          detail: "\(claimed.count) of \(observed) observed term(s) with a repeated leadership claim, one leader each")
+        }
+        guard !elections.isEmpty else {
+            return Result(name: name, passed: false, detail: "the members' Raft logs name no election, not even the first")
+        }
+        let terms = leaders.keys.sorted()
+        return Result(name: name, passed: true,
+                      detail: "\(terms.count) term(s) with a leader (\(terms.map(String.init).joined(separator: ", "))), one each: "
+                          + "\(Set(elections.map(\.term)).count) from Raft's logs on \(Set(elections.map(\.node)).count) members, \(claimed.count) also from repeated claims")
     }
 
     func acknowledgedWritesSurvive(_ h: History) -> Result {

@@ -58,6 +58,37 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertEqual(r.detail, "term 3 has leaders a and b")
     }
 
+    /// Raft's logs cover terms no poll saw: two winners of one term there are caught.
+    func testTwoLeadersInRaftsLogsAreRejected() {
+        var h = good()
+        h.elections = [.init(node: "node02", term: 2, leader: "a"), .init(node: "node02", term: 4, leader: "b"),
+                       .init(node: "node03", term: 4, leader: "c")]
+        let r = verdict(h, "one leader per term")
+        XCTAssertFalse(r.passed)
+        XCTAssertEqual(r.detail, "term 4 has leaders b and c (node02 logged b, node03 logged c)")
+    }
+
+    func testElectionsInRaftsLogsAreCounted() {
+        var h = good()
+        h.elections = [.init(node: "node02", term: 2, leader: "a"), .init(node: "node03", term: 2, leader: "a"),
+                       .init(node: "node02", term: 3, leader: "b"), .init(node: "node03", term: 5, leader: "c")]
+        let r = verdict(h, "one leader per term")
+        XCTAssertTrue(r.passed, r.detail)
+        XCTAssertEqual(r.detail, "3 term(s) with a leader (2, 3, 5), one each: 3 from Raft's logs on 2 members, 2 also from repeated claims")
+    }
+
+    func testAnEmptyRaftLogIsRejected() {
+        var h = good()
+        h.elections = []
+        XCTAssertFalse(verdict(h, "one leader per term").passed)
+    }
+
+    func testElectionParsing() {
+        let e = History.elections(fromAdapter: "2 12928333764497451747\n7 16779320573400518401\nnoise\n", node: "node01")
+        XCTAssertEqual(e, [.init(node: "node01", term: 2, leader: "12928333764497451747"),
+                           .init(node: "node01", term: 7, leader: "16779320573400518401")])
+    }
+
     func testATornSingleReadIsNoSecondLeader() {
         var h = good()
         h.observations += [O(time: 12.2, node: "node01", member: "a", leader: "a", term: 3),

@@ -89,6 +89,11 @@ final class RuntimeScenarioTests: XCTestCase {
         XCTAssertGreaterThan(history.operations.filter { $0.outcome == .ok }.count, 5)
         XCTAssertEqual(history.faults.count, 1)
         XCTAssertNotNil(history.faults.first?.healed)
+        // Raft's own logs record the failover's election: a newer term, another winner.
+        let fault = try XCTUnwrap(history.faults.first)
+        let old = try XCTUnwrap(history.observations.last { $0.node == fault.node && $0.time < fault.injected })
+        let elections = try XCTUnwrap(history.elections, "the adapter read no Raft log")
+        XCTAssertTrue(elections.contains { $0.term > old.term && $0.leader != old.member }, "\(elections)")
     }
 
     func testFailoverWithFrozenLeader() async throws {
