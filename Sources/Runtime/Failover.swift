@@ -159,7 +159,6 @@ extension Scenarios {
     /// Ends the client's writer, if one runs (its PID file says which).
     static let stopWriter = "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
-    /// Undoes `fault` on `node`, whatever state the run is in; records when.
     /// Every election in the members' Raft logs; nil when no member's adapter tells.
     func electionsLogged(by members: [String]) async -> [History.Election]? {
         await withTaskGroup(of: [History.Election]?.self) { group in
@@ -174,6 +173,7 @@ extension Scenarios {
         }
     }
 
+    /// Undoes `fault` on `node`, whatever state the run is in; records when.
     func heal(_ fault: Fault, _ node: String, _ record: inout History.Fault?) async {
         guard !node.isEmpty, let victim = try? session.node(node) else { return }
         do {
