@@ -128,7 +128,7 @@ public struct Scenarios: Sendable {
         let n = try session.node(node)
         for unit in order { _ = try await n.exec("systemctl start \(unit)", timeout: 60) }
         // A failed join is final: say why now rather than wait out the membership bound.
-        for unit in order where (try? await n.exec("systemctl is-failed \(unit)"))?.exitStatus == 0 {
+        for unit in order where (try? await session.unitActivity(n, unit)) == "failed" {
             throw HarnessError(.failure, "\(unit) failed on \(node):\n\(await session.journal(node, unit))")
         }
         let states = try await n.succeed("systemctl list-units")
