@@ -21,7 +21,9 @@ public struct ConsoleLog: Sendable {
         let marker = "phc-hostkey: "
         var found: String?
         // clean() drops "\r": "\r\n" is one Character and would not split on "\n".
-        for line in Self.clean(String(decoding: data, as: UTF8.self)).split(separator: "\n") {
+        // Only whole lines count: the guest may be mid-way through printing the key.
+        let text = Self.clean(String(decoding: data, as: UTF8.self))
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             guard let range = line.range(of: marker) else { continue }
             let fields = line[range.upperBound...].split(separator: " ")
             if fields.count >= 2, fields[0] == "ssh-ed25519" { found = "ssh-ed25519 \(fields[1])" }
