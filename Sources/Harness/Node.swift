@@ -231,6 +231,20 @@ public actor Node {
         try await libvirtDomain().updateDevice(xml: DomainXML.interfaceXML(nic))
     }
 
+    /// QEMU's view of the cluster NIC's transmit ring: the guest's avail index ahead
+    /// of the used index, with nothing in use, means QEMU stopped taking its packets.
+    public func clusterTXRing() async throws -> String {
+        let domain = try libvirtDomain()
+        guard let alias = DomainXML.alias(ofInterfaceWithMAC: spec.mac, in: try await domain.xmlDescription()) else {
+            throw HarnessError(.node, "\(spec.name) has no interface \(spec.mac) in its live XML")
+        }
+        // Queue 1 is the first pair's transmit queue.
+        let status = try await domain.qemuMonitorCommand("info virtio-queue-status /machine/peripheral/\(alias)/virtio-backend 1")
+        return status.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+            .filter { ["inuse:", "used_idx:", "last_avail_idx:", "shadow_avail_idx:"].contains(where: $0.hasPrefix) }
+            .joined(separator: ", ")
+    }
+
     public func domainState() async throws -> Domain.State? {
         guard let domain else { return nil }
         return try await domain.state()

@@ -153,6 +153,20 @@ public struct DomainXML: Sendable, Equatable {
         interfaceLines(nic).joined(separator: "\n")
     }
 
+    /// The alias libvirt gave the `<interface>` with `mac` in a live domain's XML:
+    /// QEMU's id for the device (`net0`), which monitor commands take.
+    public static func alias(ofInterfaceWithMAC mac: String, in xml: String) -> String? {
+        let wanted = "<mac address='\(mac.lowercased())'/>"
+        var inInterface = false, matches = false
+        for line in xml.split(separator: "\n").map({ $0.drop { $0 == " " }.lowercased() }) {
+            if line.hasPrefix("<interface ") { inInterface = true; matches = false }
+            else if line == "</interface>" { inInterface = false }
+            else if inInterface && line == wanted { matches = true }
+            else if inInterface && matches && line.hasPrefix("<alias name='") { return String(line.dropFirst(13).prefix { $0 != "'" }) }
+        }
+        return nil
+    }
+
     static func interfaceLines(_ nic: NetworkInterface) -> [String] {
         [
             "<interface type='network'>",

@@ -90,7 +90,7 @@ extension Scenarios {
             }
         } catch {
             // The heal always runs, whatever happened.
-            await heal(fault, leaderNode, &faultRecord)
+            _ = await heal(fault, leaderNode, probe: members.first { $0 != leaderNode }, &faultRecord)
             observing.cancel()
             history.faults = faultRecord.map { [$0] } ?? []
             history.observations = await observer.observations
@@ -98,10 +98,9 @@ extension Scenarios {
             throw error
         }
         try await r.step("heal \(leaderNode)") {
-            await heal(fault, leaderNode, &faultRecord)
-            guard faultRecord?.healed != nil else { throw HarnessError(.failure, "the heal of \(leaderNode) failed") }
+            if let error = await heal(fault, leaderNode, probe: members.first { $0 != leaderNode }, &faultRecord) { throw error }
             await observer.resume(leaderNode)
-            return "\(fault.rawValue) healed"
+            return faultRecord?.healConfirmation ?? "\(fault.rawValue) healed"
         }
         try await r.step("\(leaderNode) rejoins as a follower") {
             _ = try await session.waitFor("\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60) { () -> Bool? in
@@ -173,10 +172,12 @@ extension Scenarios {
         }
     }
 
-    /// Undoes `fault` on `node`, whatever state the run is in; records when.
-    func heal(_ fault: Fault, _ node: String, _ record: inout History.Fault?) async {
-        guard !node.isEmpty, let victim = try? session.node(node) else { return }
+    /// Undoes `fault` on `node`, whatever state the run is in, and confirms it is undone
+    /// (`probe`, a survivor, checks a link); records when and how. Returns why it could not.
+    func heal(_ fault: Fault, _ node: String, probe: String?, _ record: inout History.Fault?) async -> (any Error)? {
+        guard !node.isEmpty, let victim = try? session.node(node) else { return nil }
         do {
+            let confirmation: String
             switch fault {
             case .destroy:
                 try await victim.start()
@@ -188,15 +189,75 @@ extension Scenarios {
                     try await Provisioner.run(Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false), on: victim)
                 }
                 try await session.installTools(on: victim)
+                confirmation = "\(node) booted again and answers SSH"
             case .suspend:
                 try await victim.resume()
+                let state = try await victim.domainState()
+                guard state == .running else { throw HarnessError(.node, "\(node) is \(String(describing: state)) after resume") }
+                confirmation = "libvirt reports \(node) running"
             case .linkDown:
-                try await victim.setClusterLink(up: true)
+                guard let probe else { throw HarnessError(.failure, "no other member to check \(node)'s link from") }
+                confirmation = try await restoreClusterLink(of: victim, probe: probe)
             }
             record?.healed = session.now
+            record?.healConfirmation = confirmation
+            return nil
         } catch {
             session.logger.error("heal of \(node) failed", metadata: ["error": "\(error)"])
+            return error
         }
+    }
+
+    /// Brings a node's cluster link up and waits until `probe` reaches it. A CI run under
+    /// TCG once saw the guest's virtio TX queue stay stalled after link up (its console:
+    /// "NETDEV WATCHDOG: transmit queue 0 timed out" for 90 s); a link that carries no
+    /// traffic is cycled once more at the hypervisor, then in the guest, each step
+    /// logged with the guest's and QEMU's view of the NIC, and the confirmation says so.
+    func restoreClusterLink(of victim: Node, probe: String) async throws -> String {
+        let node = victim.name
+        let ip = try plan.node(node).ip
+        let prober = try session.node(probe)
+        let remedies: [(String, () async throws -> Void)] = [
+            ("link up", { try await victim.setClusterLink(up: true) }),
+            ("a second link cycle", {
+                try await victim.setClusterLink(up: false)
+                try await Task.sleep(for: .seconds(1))
+                try await victim.setClusterLink(up: true)
+            }),
+            ("the guest's interface cycled", {
+                _ = try await victim.succeed("i=$(\(Self.interface(mac: victim.spec.mac))) && ip link set dev $i down && ip link set dev $i up")
+            }),
+        ]
+        var failed: [String] = []
+        for (remedy, apply) in remedies {
+            try await apply()
+            do {
+                _ = try await session.waitFor("\(probe) to reach \(node) (\(ip)) after \(remedy)", seconds: 10) { () -> Bool? in
+                    try await prober.exec("ping -c 1 -W 1 \(ip)").exitStatus == 0 ? true : nil
+                }
+                let reached = "cluster link up: \(probe) reaches \(node) (\(ip))"
+                return failed.isEmpty ? reached : "\(reached) after \(remedy); before it, \(failed.joined(separator: "; "))"
+            } catch let error as HarnessError where error.code == .timeout {
+                let state = await linkState(of: victim)
+                session.logger.warning("\(node)'s cluster link carries no traffic after \(remedy)", metadata: ["nic": "\(state)"])
+                failed.append("\(remedy): no traffic (\(state))")
+            }
+        }
+        throw HarnessError(.failure, "\(node)'s cluster link carries no traffic: \(failed.joined(separator: "; "))\nlast console lines of \(node):\n\(victim.console.formattedTail(15))")
+    }
+
+    /// Shell that prints the name of the guest interface with `mac`.
+    static func interface(mac: String) -> String {
+        "for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = '\(mac.lowercased())' ] && echo ${d##*/}; done"
+    }
+
+    /// The guest's and QEMU's view of a node's cluster NIC: carrier, counters, TX ring.
+    func linkState(of victim: Node) async -> String {
+        let guest = try? await victim.succeed(
+            "i=$(\(Self.interface(mac: victim.spec.mac))); d=/sys/class/net/$i; echo \"$i carrier=$(cat $d/carrier) operstate=$(cat $d/operstate) tx_packets=$(cat $d/statistics/tx_packets)\"",
+            timeout: 10)
+        let qemu = try? await victim.clusterTXRing()
+        return "guest: \(guest?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unreadable"); QEMU TX ring: \(qemu ?? "unreadable")"
     }
 }
 

@@ -22,6 +22,8 @@ public struct History: Sendable, Codable {
         public var confirmed: Double?
         public var confirmation: String
         public var healed: Double?
+        /// How the harness saw the fault undone, and any remedy the heal needed.
+        public var healConfirmation: String?
         public init(kind: String, node: String, injected: Double, confirmed: Double?, confirmation: String, healed: Double?) {
             self.kind = kind; self.node = node; self.injected = injected; self.confirmed = confirmed
             self.confirmation = confirmation; self.healed = healed

@@ -27,7 +27,8 @@ public struct HistoryChecker: Sendable {
             return Result(name: "fault took effect", passed: false, detail: unhealed.map { "\($0.kind) on \($0.node) was not healed" }.joined(separator: "; "))
         }
         return Result(name: "fault took effect", passed: true,
-                      detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" }.joined(separator: "; "))
+                      detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" + ($0.healConfirmation.map { "; healed: \($0)" } ?? "") }
+                        .joined(separator: "; "))
     }
 
     /// Raft's election safety: at most one node is leader in a term. Judged on the

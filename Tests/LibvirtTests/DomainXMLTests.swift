@@ -27,6 +27,32 @@ final class DomainXMLTests: XCTestCase {
         XCTAssertTrue(xml.contains("<source path='/runs/node01.console.log' append='on'/>"))
     }
 
+    func testInterfaceAliasIsReadFromLiveXML() {
+        // As `virsh dumpxml` gives a running cluster node.
+        let live = """
+            <domain type='qemu' id='4'>
+              <devices>
+                <interface type='network'>
+                  <mac address='52:54:00:66:00:0d'/>
+                  <source network='phc-ca382354-net' portid='011f01f9' bridge='phcbrca382354'/>
+                  <target dev='vnet3'/>
+                  <model type='virtio'/>
+                  <link state='up'/>
+                  <alias name='net0'/>
+                </interface>
+                <interface type='network'>
+                  <mac address='52:54:00:66:00:0e'/>
+                  <alias name='net1'/>
+                </interface>
+              </devices>
+            </domain>
+            """
+        XCTAssertEqual(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0d", in: live), "net0")
+        XCTAssertEqual(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0E", in: live), "net1")
+        XCTAssertNil(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0f", in: live))
+        XCTAssertNil(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0d", in: sample().render()), "a defined domain has no aliases yet")
+    }
+
     func testKVMDomainHasNoTCGCache() {
         let xml = sample(accel: .kvm).render()
         XCTAssertTrue(xml.hasPrefix("<domain type='kvm'"))

@@ -107,7 +107,10 @@ final class RuntimeScenarioTests: XCTestCase {
         let s = try await scenarios()
         _ = try await run { try await s.bootstrap() }
         _ = try await run { try await s.join() }
-        assertPassed(try await s.failover(.linkDown).0)
+        let (result, history) = try await s.failover(.linkDown)
+        assertPassed(result)
+        let heal = try XCTUnwrap(history.faults.first?.healConfirmation)
+        XCTAssertTrue(heal.hasPrefix("cluster link up: "), heal)
     }
 }
 
