@@ -240,7 +240,7 @@ public actor Node {
         }
         // Queue 1 is the first pair's transmit queue.
         let status = try await domain.qemuMonitorCommand("info virtio-queue-status /machine/peripheral/\(alias)/virtio-backend 1")
-        return status.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        return status.split(whereSeparator: \.isNewline).map { $0.split(separator: " ").joined(separator: " ") }
             .filter { ["inuse:", "used_idx:", "last_avail_idx:", "shadow_avail_idx:"].contains(where: $0.hasPrefix) }
             .joined(separator: ", ")
     }

@@ -158,7 +158,7 @@ public struct DomainXML: Sendable, Equatable {
     public static func alias(ofInterfaceWithMAC mac: String, in xml: String) -> String? {
         let wanted = "<mac address='\(mac.lowercased())'/>"
         var inInterface = false, matches = false
-        for line in xml.split(separator: "\n").map({ $0.drop { $0 == " " }.lowercased() }) {
+        for line in xml.split(whereSeparator: \.isNewline).map({ $0.drop { $0 == " " }.lowercased() }) {
             if line.hasPrefix("<interface ") { inInterface = true; matches = false }
             else if line == "</interface>" { inInterface = false }
             else if inInterface && line == wanted { matches = true }

@@ -211,9 +211,10 @@ extension Scenarios {
     /// Brings a node's cluster link up and waits until `probe` reaches it. A CI run under
     /// TCG once saw the guest's virtio TX queue stay stalled after link up (its console:
     /// "NETDEV WATCHDOG: transmit queue 0 timed out" for 90 s); a link that carries no
-    /// traffic is cycled once more at the hypervisor, then in the guest, each step
-    /// logged with the guest's and QEMU's view of the NIC, and the confirmation says so.
-    func restoreClusterLink(of victim: Node, probe: String) async throws -> String {
+    /// traffic is cycled once more at the hypervisor, then the guest's NIC is reset,
+    /// each step logged with the guest's and QEMU's view of the NIC, and the
+    /// confirmation says which step it took.
+    func restoreClusterLink(of victim: Node, probe: String, wait: Double = 10) async throws -> String {
         let node = victim.name
         let ip = try plan.node(node).ip
         let prober = try session.node(probe)
@@ -224,15 +225,13 @@ extension Scenarios {
                 try await Task.sleep(for: .seconds(1))
                 try await victim.setClusterLink(up: true)
             }),
-            ("the guest's interface cycled", {
-                _ = try await victim.succeed("i=$(\(Self.interface(mac: victim.spec.mac))) && ip link set dev $i down && ip link set dev $i up")
-            }),
+            ("a reset of the guest's NIC", { _ = try await victim.succeed(Self.resetNIC(mac: victim.spec.mac)) }),
         ]
         var failed: [String] = []
         for (remedy, apply) in remedies {
             try await apply()
             do {
-                _ = try await session.waitFor("\(probe) to reach \(node) (\(ip)) after \(remedy)", seconds: 10) { () -> Bool? in
+                _ = try await session.waitFor("\(probe) to reach \(node) (\(ip)) after \(remedy)", seconds: wait) { () -> Bool? in
                     try await prober.exec("ping -c 1 -W 1 \(ip)").exitStatus == 0 ? true : nil
                 }
                 let reached = "cluster link up: \(probe) reaches \(node) (\(ip))"
@@ -246,9 +245,22 @@ extension Scenarios {
         throw HarnessError(.failure, "\(node)'s cluster link carries no traffic: \(failed.joined(separator: "; "))\nlast console lines of \(node):\n\(victim.console.formattedTail(15))")
     }
 
-    /// Shell that prints the name of the guest interface with `mac`.
+    /// Shell that resets the guest's NIC with `mac` by binding its virtio driver again
+    /// (the device resets, both sides of its rings start over), then gives the new
+    /// interface the old one's name and addresses.
+    static func resetNIC(mac: String) -> String {
+        let find = interface(mac: mac)
+        return """
+            i=$(\(find)) && dev=$(basename "$(readlink /sys/class/net/$i/device)") && \
+            addrs=$(ip -o -4 addr show dev $i | awk '{print $4}') && d=/sys/bus/virtio/drivers/virtio_net && \
+            echo $dev > $d/unbind && echo $dev > $d/bind && j=$(\(find)) && { [ "$j" = "$i" ] || ip link set dev $j name $i; } && \
+            for a in $addrs; do ip addr add $a dev $i; done && ip link set dev $i up
+            """
+    }
+
+    /// Shell that prints the name of the guest interface with `mac`; fails if none has it.
     static func interface(mac: String) -> String {
-        "for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = '\(mac.lowercased())' ] && echo ${d##*/}; done"
+        "grep -lx '\(mac.lowercased())' /sys/class/net/*/address | cut -d/ -f5"
     }
 
     /// The guest's and QEMU's view of a node's cluster NIC: carrier, counters, TX ring.

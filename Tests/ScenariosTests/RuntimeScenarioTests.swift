@@ -3,7 +3,7 @@ import Foundation
 import Harness
 import Logging
 import Nix
-import Runtime
+@testable import Runtime
 import XCTest
 
 /// One cluster for every runtime test of this process: booted on first use,
@@ -94,6 +94,21 @@ final class RuntimeScenarioTests: XCTestCase {
         let old = try XCTUnwrap(history.observations.last { $0.node == fault.node && $0.time < fault.injected })
         let elections = try XCTUnwrap(history.elections, "the adapter read no Raft log")
         XCTAssertTrue(elections.contains { $0.term > old.term && $0.leader != old.member }, "\(elections)")
+    }
+
+    /// A link that carries no traffic after link up is repaired step by step, each
+    /// failed step shown with the NIC's state. Here the guest's own interface is down,
+    /// which only the last step, a reset of the guest's NIC, undoes.
+    func testAHealedLinkThatCarriesNoTrafficIsRepaired() async throws {
+        let s = try await scenarios()
+        let node = try s.session.node("node03")
+        _ = try await node.succeed("i=$(\(Scenarios.interface(mac: node.spec.mac))) && ip link set dev $i down")
+        let confirmation = try await s.restoreClusterLink(of: node, probe: "node01", wait: 2)
+        XCTAssertTrue(confirmation.hasPrefix("cluster link up: node01 reaches node03 (10.66.0.13) after a reset of the guest's NIC"), confirmation)
+        XCTAssertTrue(confirmation.contains("link up: no traffic (guest: eth0 carrier="), confirmation)
+        XCTAssertTrue(confirmation.contains("operstate=down"), confirmation)
+        XCTAssertTrue(confirmation.contains("a second link cycle: no traffic"), confirmation)
+        XCTAssertTrue(confirmation.contains("QEMU TX ring: inuse: 0, used_idx: "), confirmation)
     }
 
     func testFailoverWithFrozenLeader() async throws {
