@@ -231,8 +231,9 @@ public actor Node {
         try await libvirtDomain().updateDevice(xml: DomainXML.interfaceXML(nic))
     }
 
-    /// QEMU's view of the cluster NIC's transmit ring: the guest's avail index ahead
-    /// of the used index, with nothing in use, means QEMU stopped taking its packets.
+    /// QEMU's view of the cluster NIC's transmit ring: `shadow_avail_idx` ahead of
+    /// `last_avail_idx` counts packets the guest posted that QEMU has not taken,
+    /// `inuse` those taken but not completed.
     public func clusterTXRing() async throws -> String {
         let domain = try libvirtDomain()
         guard let alias = DomainXML.alias(ofInterfaceWithMAC: spec.mac, in: try await domain.xmlDescription()) else {
