@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "SSH", dependencies: ["CLibSSH", "Blocking"]),
         .target(name: "HostCommand", dependencies: ["Blocking"]),
         .target(name: "Nix", dependencies: ["HostCommand", .product(name: "Logging", package: "swift-log")]),
+        // Pure history checkers: Jepsen's history format, WGL over sequential models.
+        .target(name: "Linearizability", dependencies: ["Blocking"]),
         .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Harness",
@@ -28,7 +30,7 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
-            dependencies: ["Harness", "Findings", "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Harness", "Findings", "Runtime", "Linearizability", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),

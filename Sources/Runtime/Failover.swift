@@ -17,9 +17,9 @@ extension Scenarios {
     /// timeout; the survivors must elect one new leader within a bound, lose no
     /// acknowledged write, and take the old leader back as a follower with the same
     /// data. Everything is recorded in a history the checkers decide on.
-    public func failover(_ fault: Fault) async throws -> (ScenarioResult, History) {
+    public func failover(_ fault: Fault) async throws -> (ScenarioResult, FailoverHistory) {
         var r = StepRecorder("failover-\(fault.rawValue)", session: session)
-        var history = History()
+        var history = FailoverHistory()
         history.electionTimeout = electionTimeout
         history.timeScale = session.cluster.timeoutScale
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
@@ -35,7 +35,7 @@ extension Scenarios {
         let offset = (before + session.now) / 2 - uptime
 
         var leaderNode = ""
-        var faultRecord: History.Fault?
+        var faultRecord: FailoverHistory.Fault?
         do {
             try await r.step("steady writes from \(Self.client)") {
                 // No writer of an earlier run may write into this run's log.
@@ -76,7 +76,7 @@ extension Scenarios {
                     guard ping.exitStatus != 0 else { throw HarnessError(.failure, "\(probe) still reaches \(ip)") }
                     confirmation = "cluster link down: \(probe) cannot ping \(leaderNode) (\(ip))"
                 }
-                faultRecord = History.Fault(kind: fault.rawValue, node: leaderNode, injected: injected, confirmed: session.now,
+                faultRecord = FailoverHistory.Fault(kind: fault.rawValue, node: leaderNode, injected: injected, confirmed: session.now,
                                             confirmation: confirmation, healed: nil)
                 return confirmation
             }
@@ -125,7 +125,7 @@ extension Scenarios {
         _ = try? await client.exec("touch /run/phc-writer.stop; sleep 2.5; \(Self.stopWriter)")
         observing.cancel()
         let log = try await client.succeed("cat /run/phc-writer.log")
-        history.operations = History.operations(fromWriterLog: log, prefix: "w/", offset: offset)
+        history.operations = FailoverHistory.operations(fromWriterLog: log, prefix: "w/", offset: offset)
         history.faults = faultRecord.map { [$0] } ?? []
         history.observations = await observer.observations
         try await r.step("every member holds the same keys") {
@@ -159,14 +159,14 @@ extension Scenarios {
     static let stopWriter = "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
     /// Every election in the members' Raft logs; nil when no member's adapter tells.
-    func electionsLogged(by members: [String]) async -> [History.Election]? {
-        await withTaskGroup(of: [History.Election]?.self) { group in
+    func electionsLogged(by members: [String]) async -> [FailoverHistory.Election]? {
+        await withTaskGroup(of: [FailoverHistory.Election]?.self) { group in
             for node in members {
                 group.addTask { [session] in
-                    await session.adapter(node, "elections", timeout: 30).map { History.elections(fromAdapter: $0, node: node) }
+                    await session.adapter(node, "elections", timeout: 30).map { FailoverHistory.elections(fromAdapter: $0, node: node) }
                 }
             }
-            var all: [History.Election]?
+            var all: [FailoverHistory.Election]?
             for await logged in group { if let logged { all = (all ?? []) + logged } }
             return all?.sorted { ($0.term, $0.node) < ($1.term, $1.node) }
         }
@@ -174,7 +174,7 @@ extension Scenarios {
 
     /// Undoes `fault` on `node`, whatever state the run is in, and confirms it is undone
     /// (`probe`, a survivor, checks a link); records when and how. Returns why it could not.
-    func heal(_ fault: Fault, _ node: String, probe: String?, _ record: inout History.Fault?) async -> (any Error)? {
+    func heal(_ fault: Fault, _ node: String, probe: String?, _ record: inout FailoverHistory.Fault?) async -> (any Error)? {
         guard !node.isEmpty, let victim = try? session.node(node) else { return nil }
         do {
             let confirmation: String
@@ -277,7 +277,7 @@ extension Scenarios {
 actor LeaderObserver {
     let session: RuntimeSession
     let nodes: [String]
-    private(set) var observations: [History.LeaderObservation] = []
+    private(set) var observations: [FailoverHistory.LeaderObservation] = []
     private var paused: Set<String> = []
 
     init(session: RuntimeSession, nodes: [String]) {
@@ -290,12 +290,12 @@ actor LeaderObserver {
 
     func run() async {
         while !Task.isCancelled {
-            await withTaskGroup(of: History.LeaderObservation?.self) { group in
+            await withTaskGroup(of: FailoverHistory.LeaderObservation?.self) { group in
                 for node in nodes where !paused.contains(node) {
                     group.addTask { [session] in
                         guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "), v.count == 3,
                               let term = Int(v[2]) else { return nil }
-                        return History.LeaderObservation(time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
+                        return FailoverHistory.LeaderObservation(time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
                     }
                 }
                 for await o in group { if let o { observations.append(o) } }
@@ -306,7 +306,7 @@ actor LeaderObserver {
 
     /// The node every observed member currently follows, when they agree.
     func agreedLeaderNode(excluding excluded: String? = nil) -> String? {
-        var latest: [String: History.LeaderObservation] = [:]
+        var latest: [String: FailoverHistory.LeaderObservation] = [:]
         for o in observations { latest[o.node] = o }
         let views = nodes.filter { $0 != excluded }.compactMap { latest[$0] }
         guard views.count == nodes.filter({ $0 != excluded }).count, let leader = views.first?.leader, leader != "0",

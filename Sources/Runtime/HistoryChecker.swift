@@ -11,11 +11,11 @@ public struct HistoryChecker: Sendable {
 
     public init(electionBoundFactor: Double = 10) { self.electionBoundFactor = electionBoundFactor }
 
-    public func check(_ h: History) -> [Result] {
+    public func check(_ h: FailoverHistory) -> [Result] {
         [faultsTookEffect(h), singleLeaderPerTerm(h), acknowledgedWritesSurvive(h), newLeaderWithinBound(h), oldLeaderRejoined(h)]
     }
 
-    func faultsTookEffect(_ h: History) -> Result {
+    func faultsTookEffect(_ h: FailoverHistory) -> Result {
         let unconfirmed = h.faults.filter { $0.confirmed == nil }
         let unhealed = h.faults.filter { $0.healed == nil }
         if h.faults.isEmpty { return Result(name: "fault took effect", passed: false, detail: "no fault was injected") }
@@ -37,7 +37,7 @@ public struct HistoryChecker: Sendable {
     /// follower's view may lag its term. etcd reads a node's leader and term one after
     /// the other, so a node stepping down can report itself leader in the new term for
     /// an instant: a claim counts when the node repeats it on its next poll.
-    func singleLeaderPerTerm(_ h: History) -> Result {
+    func singleLeaderPerTerm(_ h: FailoverHistory) -> Result {
         let name = "one leader per term"
         var leaders: [Int: Set<String>] = [:]
         var claimed: Set<Int> = []
@@ -71,7 +71,7 @@ public struct HistoryChecker: Sendable {
                           + "\(Set(elections.map(\.term)).count) from Raft's logs on \(Set(elections.map(\.node)).count) members, \(claimed.count) also from repeated claims")
     }
 
-    func acknowledgedWritesSurvive(_ h: History) -> Result {
+    func acknowledgedWritesSurvive(_ h: FailoverHistory) -> Result {
         let acked = h.operations.filter { $0.outcome == .ok }
         guard !acked.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no write was acknowledged") }
         guard !h.finalKeys.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no final read") }
@@ -87,7 +87,7 @@ public struct HistoryChecker: Sendable {
                       detail: "\(acked.count) acknowledged writes on all \(h.finalKeys.count) nodes; \(unknown) of unknown outcome")
     }
 
-    func newLeaderWithinBound(_ h: History) -> Result {
+    func newLeaderWithinBound(_ h: FailoverHistory) -> Result {
         let name = "new leader within bound"
         guard let fault = h.faults.first, fault.confirmed != nil else {
             return Result(name: name, passed: false, detail: "no confirmed fault")
@@ -96,7 +96,7 @@ public struct HistoryChecker: Sendable {
         guard let old = before?.member else { return Result(name: name, passed: false, detail: "no observation of \(fault.node) before the fault") }
         let bound = electionBoundFactor * h.electionTimeout * h.timeScale
         // The first time every survivor's latest view agrees on one leader other than the old one.
-        var latest: [String: History.LeaderObservation] = [:]
+        var latest: [String: FailoverHistory.LeaderObservation] = [:]
         let survivors = Set(h.observations.map(\.node)).subtracting([fault.node])
         // From the injection: confirming a fault can take longer than the election.
         for o in h.observations where o.time >= fault.injected && o.node != fault.node && (fault.healed.map { o.time < $0 } ?? true) {
@@ -112,7 +112,7 @@ public struct HistoryChecker: Sendable {
         return Result(name: name, passed: false, detail: "the survivors never agreed on a new leader before the heal")
     }
 
-    func oldLeaderRejoined(_ h: History) -> Result {
+    func oldLeaderRejoined(_ h: FailoverHistory) -> Result {
         let name = "old leader rejoined as follower with the same data"
         guard let fault = h.faults.first, let healed = fault.healed else { return Result(name: name, passed: false, detail: "no healed fault") }
         let oldTerm = h.observations.filter { $0.node == fault.node && $0.time < fault.injected }.last?.term ?? 0

@@ -168,7 +168,7 @@ struct Down: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self, BenchCheckHistory.self])
 }
 
 struct BenchBoot: AsyncParsableCommand {

@@ -87,27 +87,6 @@ struct RunScenario: AsyncParsableCommand {
     }
 }
 
-struct CheckHistory: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "check-history", abstract: "Run the failover checkers on a saved failover history.")
-    @Argument(help: "A history-failover-<fault>.json from a run directory.") var file: String
-    @Option(help: "New-leader bound, as a multiple of the election timeout.") var electionBoundFactor = 10.0
-
-    func run() async throws {
-        do {
-            let history = try History.load(URL(fileURLWithPath: file))
-            let results = HistoryChecker(electionBoundFactor: electionBoundFactor).check(history)
-            for r in results { print("\(r.passed ? "ok  " : "FAIL") \(r.name): \(r.detail)") }
-            if !results.allSatisfy(\.passed) { throw ExitCode(1) }
-        } catch let code as ExitCode {
-            throw code
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
-    }
-}
-
 func renderRun(_ report: RunReport, dir: URL) -> String {
     var out: [String] = []
     for node in report.unplanned { out.append("not booted: \(node.name) (\(node.finding ?? "-"): \(node.failure.headline))") }

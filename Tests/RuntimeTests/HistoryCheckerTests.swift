@@ -3,12 +3,12 @@ import XCTest
 
 /// Known-bad histories are rejected, a known-good one accepted.
 final class HistoryCheckerTests: XCTestCase {
-    typealias O = History.LeaderObservation
+    typealias O = FailoverHistory.LeaderObservation
 
     /// node01 leads term 2; it is destroyed at 10 s, node02 leads term 3 from 12 s;
     /// node01 is back at 20 s and follows node02.
-    func good() -> History {
-        var h = History()
+    func good() -> FailoverHistory {
+        var h = FailoverHistory()
         h.electionTimeout = 1
         for t in stride(from: 1.0, to: 10, by: 1) {
             h.observations += [O(time: t, node: "node01", member: "a", leader: "a", term: 2),
@@ -27,7 +27,7 @@ final class HistoryCheckerTests: XCTestCase {
         return h
     }
 
-    func verdict(_ h: History, _ name: String) -> HistoryChecker.Result {
+    func verdict(_ h: FailoverHistory, _ name: String) -> HistoryChecker.Result {
         HistoryChecker().check(h).first { $0.name == name }!
     }
 
@@ -84,7 +84,7 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     func testElectionParsing() {
-        let e = History.elections(fromAdapter: "2 12928333764497451747\n7 16779320573400518401\nnoise\n", node: "node01")
+        let e = FailoverHistory.elections(fromAdapter: "2 12928333764497451747\n7 16779320573400518401\nnoise\n", node: "node01")
         XCTAssertEqual(e, [.init(node: "node01", term: 2, leader: "12928333764497451747"),
                            .init(node: "node01", term: 7, leader: "16779320573400518401")])
     }
@@ -113,7 +113,7 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     /// The survivors agree 12 s after the fault, before the heal at 25 s.
-    func slowElection() -> History {
+    func slowElection() -> FailoverHistory {
         var h = good()
         h.observations = h.observations.filter { !($0.term == 3 && $0.time < 22) }
         h.faults[0].healed = 25
@@ -166,7 +166,7 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     func testWriterLogParsing() {
-        let ops = History.operations(fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
+        let ops = FailoverHistory.operations(fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
         XCTAssertEqual(ops, [.init(key: "w/1", invoke: 10.5, complete: 10.75, outcome: .ok),
                              .init(key: "w/2", invoke: 11, complete: 13.25, outcome: .unknown)])
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything a failover run did and saw, on the host's clock (seconds since the
 /// run started). Saved beside the run report; the checkers run on it, then or later.
-public struct History: Sendable, Codable {
+public struct FailoverHistory: Sendable, Codable {
     public struct Operation: Sendable, Codable, Equatable {
         public enum Outcome: String, Sendable, Codable { case ok, unknown }
         public var key: String
@@ -72,11 +72,11 @@ public struct History: Sendable, Codable {
         try encoder.encode(self).write(to: dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").json"))
     }
 
-    public static func load(_ url: URL) throws -> History {
+    public static func load(_ url: URL) throws -> FailoverHistory {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw HistoryError(message: "no history at \(url.path)")
         }
-        do { return try JSONDecoder().decode(History.self, from: data) } catch {
+        do { return try JSONDecoder().decode(FailoverHistory.self, from: data) } catch {
             throw HistoryError(message: "\(url.path) is not a failover history: \(error)")
         }
     }
