@@ -46,10 +46,15 @@ public struct LinearizabilityResult: Sendable, Codable {
     public var model: String
     public var operations: Int
     public var keys: Int
+    /// All of it: the search, and for an invalid history the explanation.
     public var seconds: Double
+    /// The search for a verdict alone (less than `seconds` when an anomaly was explained).
+    public var searchSeconds: Double
     public var anomaly: Anomaly?
 
-    enum CodingKeys: String, CodingKey { case valid, model, operations, keys, seconds, anomaly, reason }
+    enum CodingKeys: String, CodingKey {
+        case valid, model, operations, keys, seconds, searchSeconds, anomaly, reason
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -64,6 +69,7 @@ public struct LinearizabilityResult: Sendable, Codable {
         try c.encode(operations, forKey: .operations)
         try c.encode(keys, forKey: .keys)
         try c.encode(seconds, forKey: .seconds)
+        try c.encode(searchSeconds, forKey: .searchSeconds)
         try c.encodeIfPresent(anomaly, forKey: .anomaly)
     }
 
@@ -78,6 +84,7 @@ public struct LinearizabilityResult: Sendable, Codable {
         operations = try c.decode(Int.self, forKey: .operations)
         keys = try c.decode(Int.self, forKey: .keys)
         seconds = try c.decode(Double.self, forKey: .seconds)
+        searchSeconds = try c.decodeIfPresent(Double.self, forKey: .searchSeconds) ?? seconds
         anomaly = try c.decodeIfPresent(Anomaly.self, forKey: .anomaly)
     }
 
@@ -87,6 +94,7 @@ public struct LinearizabilityResult: Sendable, Codable {
         self.operations = operations
         self.keys = keys
         self.seconds = seconds
+        self.searchSeconds = seconds
         self.anomaly = anomaly
     }
 }
@@ -134,13 +142,16 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
                 validity: validity, model: M.name, operations: history.operations.count, keys: parts.count,
                 seconds: SearchBudget.now() - started, anomaly: anomaly)
         }
+        let searchSeconds = SearchBudget.now() - started
         if let failed = outcomes.firstIndex(where: { if case .notLinearizable = $0 { true } else { false } }),
             case .notLinearizable(let stuck) = outcomes[failed]
         {
             var part = parts[failed]
             part.values = frozen
             let anomaly = explain(part, stuck: stuck, history: history, budget: budget)
-            return (result(.invalid, anomaly), part)
+            var r = result(.invalid, anomaly)
+            r.searchSeconds = searchSeconds
+            return (r, part)
         }
         let limits = outcomes.compactMap { if case .undecided(let l) = $0 { l } else { nil } }
         if limits.contains(.memory) {
@@ -196,62 +207,80 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
         return results.all
     }
 
-    /// The smallest failing prefix (binary search over the key's completions: a
-    /// prefix that fails makes every longer one fail), what overlapped its last
-    /// operation, and the states the model could be in just before.
+    /// The smallest failing prefix, what overlapped its last operation, and the
+    /// states the model could be in when that operation could take effect. Every
+    /// prefix ending before the search's stuck return is linearizable; from there,
+    /// gallop forward to a failing prefix and bisect (a prefix that fails makes every
+    /// longer one fail). Usually the first prefix tried, the stuck one, fails.
     func explain(_ part: KeyHistory<M>, stuck: Int, history: History, budget: SearchBudget) -> Anomaly {
         let ops = part.sub.operations.map { history.operations[$0] }
-        var failing = ops[stuck]
-        var prefixEnd: Int? = failing.completePosition
-        var minimal = false
-        // Completion positions in order; the full history (the last) is known to fail.
         let ends = ops.compactMap(\.completePosition).sorted()
         let remaining = max(1, budget.deadline - SearchBudget.now())
         let local = SearchBudget(seconds: min(remaining, 60), memoryBytes: budget.memoryBytes)
-        var lo = 0, hi = ends.count - 1
-        var bisected = true
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            switch prefixOutcome(part, ops: ops, cut: ends[mid] + 1, budget: local) {
-            case .notLinearizable: hi = mid
-            case .linearizable: lo = mid + 1
-            case .undecided:
-                bisected = false
-                lo = hi
+        // The smallest j whose prefix through ends[j] fails; the one through ends[lo - 1] passes.
+        var lo = ends.firstIndex(of: ops[stuck].completePosition ?? -1) ?? 0
+        var hi = ends.count - 1
+        var minimal = !ends.isEmpty
+        var states: [M.State] = []
+        func fails(_ j: Int) -> Bool? {
+            let failing = ops.firstIndex { $0.completePosition == ends[j] }!
+            var search = WGLSearch(model: model, sub: prefix(part, ops: ops, cut: ends[j] + 1), budget: local)
+            let (outcome, watched) = search.run(watch: failing)
+            switch outcome {
+            case .linearizable: return false
+            case .notLinearizable:
+                states = watched
+                return true
+            case .undecided: return nil
             }
         }
-        if bisected, !ends.isEmpty, let op = ops.first(where: { $0.completePosition == ends[hi] }) {
-            failing = op
-            prefixEnd = ends[hi]
-            minimal = true
+        var step = 1
+        var probe = lo
+        gallop: while minimal && probe < hi {
+            switch fails(probe) {
+            case true?:
+                hi = probe
+                break gallop
+            case false?:
+                lo = probe + 1
+                probe = min(hi, probe + step)
+                step *= 2
+            case nil:
+                minimal = false
+            }
         }
-        let end = prefixEnd ?? Int.max
+        while minimal && lo < hi {
+            let mid = (lo + hi) / 2
+            switch fails(mid) {
+            case true?: hi = mid
+            case false?: lo = mid + 1
+            case nil: minimal = false
+            }
+        }
+        if minimal && (states.isEmpty || hi != lo) {
+            // The answer was never searched itself (the whole key, known to fail): do, for its states.
+            minimal = fails(hi) ?? false
+        }
+        let failing = minimal ? ops.first { $0.completePosition == ends[hi] }! : ops[stuck]
+        let end = failing.completePosition ?? Int.max
         let inPrefix = ops.filter { $0.invokePosition <= end }
         let concurrent = inPrefix.filter {
             $0.id != failing.id && $0.invokePosition < end
                 && ($0.completePosition ?? Int.max) > failing.invokePosition
         }
-        // The states in which the search tried the failing operation: where it could take effect.
-        var states: [String] = []
-        let failingPrefix = prefix(part, ops: ops, cut: end == Int.max ? end : end + 1)
-        // Operations keep their order in a prefix, and all before the failing one are in it.
-        if let watched = ops.firstIndex(where: { $0.id == failing.id }) {
-            var search = WGLSearch(model: model, sub: failingPrefix, budget: local)
-            states = search.run(watch: watched).1.map { model.describe($0, values: part.values) }
-        }
-        let keyText = part.key.map(\.description)
+        let stateTexts = states.map { model.describe($0, values: part.values) }
         let summary = summarize(failing)
         let explanation =
             "\(summary.description) by process \(summary.process) (lines \(summary.invokeLine)–"
             + "\(summary.completeLine.map(String.init) ?? "end")) cannot take effect: "
-            + (states.isEmpty
+            + (stateTexts.isEmpty
                 ? "no order of the operations before it explains its result"
-                : "when it could take effect the \(M.name) can only hold \(states.joined(separator: " or "))"
+                : "when it could take effect the \(M.name) can only hold \(stateTexts.joined(separator: " or "))"
                     + " (\(concurrent.count) operation(s) concurrent with it)")
         return Anomaly(
-            key: keyText, operation: summary, prefixOperations: inPrefix.count,
+            key: part.key.map(\.description), operation: summary, prefixOperations: inPrefix.count,
             prefixLastLine: failing.completeLine, prefixIsMinimal: minimal,
-            concurrent: concurrent.map(summarize), statesBefore: states, explanation: explanation, picture: nil)
+            concurrent: concurrent.map(summarize), statesBefore: stateTexts, explanation: explanation, picture: nil)
     }
 
     func summarize(_ op: HistoryOperation) -> OperationSummary {
@@ -259,13 +288,6 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
             process: op.process.description, description: model.describe(op), status: op.status.rawValue,
             invokeLine: op.invokeLine, completeLine: op.completeLine, invokeTime: op.invokeTime,
             completeTime: op.completeTime)
-    }
-
-    private func prefixOutcome(
-        _ part: KeyHistory<M>, ops: [HistoryOperation], cut: Int, budget: SearchBudget
-    ) -> WGLSearch<M>.Outcome {
-        var search = WGLSearch(model: model, sub: prefix(part, ops: ops, cut: cut), budget: budget)
-        return search.run().0
     }
 
     /// The key's history up to event position `cut` (exclusive): operations invoked

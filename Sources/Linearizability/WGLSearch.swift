@@ -71,8 +71,9 @@ struct Subhistory<M: SequentialModel> {
 struct WGLSearch<M: SequentialModel> {
     enum Outcome {
         case linearizable
-        /// No linearization: `stuck` is the operation (subhistory index) whose
-        /// return every path reached before it was linearized, the deepest first.
+        /// No linearization: `stuck` is the operation (subhistory index) whose return
+        /// was the latest at which a path ended. Every prefix that ends before that
+        /// return is linearizable (that path linearized all it completed).
         case notLinearizable(stuck: Int)
         case undecided(SearchLimit)
     }
@@ -118,20 +119,30 @@ struct WGLSearch<M: SequentialModel> {
         next[Int(last)] = -1
     }
 
-    private mutating func lift(_ call: Int32) {
-        for e in [call, call + 1] {
-            let p = prev[Int(e)], n = next[Int(e)]
-            next[Int(p)] = n
-            if n >= 0 { prev[Int(n)] = p }
-        }
+    @inline(__always)
+    private mutating func unlink(_ e: Int32) {
+        let p = prev[Int(e)], n = next[Int(e)]
+        next[Int(p)] = n
+        if n >= 0 { prev[Int(n)] = p }
     }
 
+    @inline(__always)
+    private mutating func relink(_ e: Int32) {
+        let p = prev[Int(e)], n = next[Int(e)]
+        next[Int(p)] = e
+        if n >= 0 { prev[Int(n)] = e }
+    }
+
+    /// Takes a call and its return out of the list (the operation is linearized).
+    private mutating func lift(_ call: Int32) {
+        unlink(call)
+        unlink(call + 1)
+    }
+
+    /// Puts them back, in the reverse order, so each finds its neighbours again.
     private mutating func unlift(_ call: Int32) {
-        for e in [call + 1, call] {
-            let p = prev[Int(e)], n = next[Int(e)]
-            next[Int(p)] = e
-            if n >= 0 { prev[Int(n)] = e }
-        }
+        relink(call + 1)
+        relink(call)
     }
 
     @inline(__always)
@@ -147,8 +158,8 @@ struct WGLSearch<M: SequentialModel> {
         var stack: [(entry: Int32, state: M.State)] = []
         var state = model.initialState
         var entry = next[Int(head)]
-        var deepestStuck = -1
-        var deepest = -1
+        var stuck = -1
+        var stuckReturn = -1
         var collected: [M.State] = []
         var seen = Set<M.State>()
         var iterations = 0
@@ -189,9 +200,10 @@ struct WGLSearch<M: SequentialModel> {
                 complete = true
                 break
             }
-            if stack.count > deepest {
-                deepest = stack.count
-                deepestStuck = Int(entry >> 1)
+            let op = Int(entry >> 1)
+            if sub.returns[op] > stuckReturn {
+                stuckReturn = sub.returns[op]
+                stuck = op
             }
             guard let top = stack.popLast() else { break }
             state = top.state
@@ -201,7 +213,7 @@ struct WGLSearch<M: SequentialModel> {
         }
         _ = budget.account(-accounted)
         if complete { return (.linearizable, collected) }
-        return (.notLinearizable(stuck: max(deepestStuck, 0)), collected)
+        return (.notLinearizable(stuck: max(stuck, 0)), collected)
     }
 }
 
