@@ -86,28 +86,38 @@ public struct BootBenchmark: Sendable {
             "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-nodefaults", "-display", "none",
             "-no-reboot", "-device", "virtio-rng-pci", "-serial", "file:\(console)",
         ] + (try image.qemuArguments(for: spec, in: run, sshPort: port))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64")
-        process.arguments = args
-        process.standardOutput = FileHandle.nullDevice
         let stderrPath = dir.appendingPathComponent("qemu.stderr").path
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
         let start = ContinuousClock.now
-        try process.run()
-        defer { process.terminate() }
+        // Its own process group and a clean signal mask: it and all it started end on every path.
+        let qemu = try ChildProcess.spawn(HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64",
+                                          args, stderr: .file(stderrPath))
+        do {
+            let bare = try await waitUntilReady(qemu, start: start, port: port, key: key, console: console,
+                                                stderrPath: stderrPath)
+            await qemu.terminateGroup()
+            return Bare(readySeconds: bare.ready, qemuCPUSeconds: bare.cpu,
+                        commandLine: HostCommand("qemu-system-x86_64", args).commandLine)
+        } catch {
+            await qemu.terminateGroup()
+            throw error
+        }
+    }
+
+    /// Seconds from `start` to SSH-ready, and QEMU's CPU seconds by then.
+    private func waitUntilReady(_ qemu: ChildProcess, start: ContinuousClock.Instant, port: Int, key: SSHKey,
+                                console: String, stderrPath: String) async throws -> (ready: Double, cpu: Double) {
         let log = ConsoleLog(path: console)
         let limit = Duration.seconds(120)
         while ContinuousClock.now - start < limit {
-            if !process.isRunning { let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
-                throw HarnessError(.node, "bare qemu exited \(process.terminationStatus): \(stderr)\n\(log.formattedTail())") }
+            if qemu.hasExited {
+                let status = await qemu.terminateGroup()
+                let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+                throw HarnessError(.node, "bare qemu exited \(status): \(stderr)\n\(log.formattedTail())")
+            }
             if let hostKey = log.pinnedHostKey(),
                let session = try? await SSHSession.connect(host: "127.0.0.1", port: port, key: key, pinnedHostKey: hostKey, timeout: 3),
                (try? await session.exec("true", timeout: 10))?.exitStatus == 0 {
-                let ready = (ContinuousClock.now - start).seconds
-                let cpu = ResourceUsage.processCPUSeconds(pid: process.processIdentifier)
-                return Bare(readySeconds: ready, qemuCPUSeconds: cpu,
-                            commandLine: HostCommand("qemu-system-x86_64", args).commandLine)
+                return ((ContinuousClock.now - start).seconds, ResourceUsage.processCPUSeconds(pid: qemu.pid))
             }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -1,4 +1,3 @@
-import Blocking
 import Foundation
 
 /// Why a host program could not be run to completion.
@@ -25,7 +24,8 @@ public struct HostCommand: Sendable {
     public var environment: [String: String]? = nil
     public var currentDirectory: URL? = nil
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil) {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+                currentDirectory: URL? = nil) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -34,58 +34,50 @@ public struct HostCommand: Sendable {
 
     public var commandLine: String { ([executable] + arguments).map(Self.shellQuote).joined(separator: " ") }
 
-    /// Runs the command; past `timeout` seconds the process is killed and a
-    /// `.timeout` error names the command. Cancellation kills it too.
+    /// How long `run` still reads the pipes after the command exited: a grandchild it
+    /// left behind may hold them open. Then the group is ended.
+    static let exitGrace = 1.0
+    /// SIGTERM to SIGKILL, for the group of a command that timed out or was cancelled.
+    static let killGrace = 2.0
+
+    /// Runs the command in a process group of its own; past `timeout` seconds, or when the
+    /// task is cancelled, the whole group is ended (SIGTERM, then SIGKILL) and a `.timeout`
+    /// error names the command. Whatever the command leaves in its group is ended when it
+    /// exits, so nothing it started outlives `run`, and no pipe it left open holds `run`.
     public func run(timeout: Double, stdin: Data? = nil) async throws -> Output {
         guard let path = Self.resolve(executable) else {
-            throw HostCommandError(kind: .notInstalled, command: commandLine, message: "`\(executable)` is not installed or not on PATH")
+            throw HostCommandError(kind: .notInstalled, command: commandLine,
+                                   message: "`\(executable)` is not installed or not on PATH")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let outPipe = Pipe(), errPipe = Pipe(), inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : inPipe
-        let start = Date()
-        let exited = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { p in
-            exited.continuation.yield(p.terminationStatus)
-            exited.continuation.finish()
+        let start = ContinuousClock.now
+        let pipes = try ChildPipes(stdin: stdin, command: commandLine)
+        let child = try ChildProcess.spawn(path, arguments, environment: environment,
+                                           currentDirectory: currentDirectory?.path, stdin: pipes.childStdin,
+                                           stdout: .descriptor(pipes.childStdout),
+                                           stderr: .descriptor(pipes.childStderr))
+        pipes.closeChildEnds()
+        async let streams = pipes.drain()
+        let exited = await child.waitForExit(within: timeout)
+        let status: Int32, output: (stdout: String, stderr: String)
+        if exited {
+            pipes.stop(after: Self.exitGrace)
+            output = await streams
+            status = await child.terminateGroup(grace: Self.killGrace)
+        } else {
+            status = await child.terminateGroup(grace: Self.killGrace)
+            // The group is gone: what is left in the pipes comes at once, unless a process
+            // that left the group holds them.
+            pipes.stop(after: 0.5)
+            output = await streams
         }
-        do { try process.run() } catch {
-            throw HostCommandError(kind: .cannotStart, command: commandLine, message: "cannot start \(commandLine): \(error)")
-        }
-        if let stdin {
-            try? inPipe.fileHandleForWriting.write(contentsOf: stdin)
-            try? inPipe.fileHandleForWriting.close()
-        }
-        // Drain both pipes concurrently so a chatty child never blocks on a full pipe.
-        async let out = Self.readAll(outPipe.fileHandleForReading)
-        async let err = Self.readAll(errPipe.fileHandleForReading)
-        let status: Int32? = await withTaskGroup(of: Int32?.self) { group in
-            group.addTask { for await s in exited.stream { return s }; return nil }
-            group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        if status == nil {
-            process.terminate()
-            kill(process.processIdentifier, SIGKILL)
-        }
-        let stdout = await out, stderr = await err
-        guard let status else {
+        guard exited else {
             if Task.isCancelled { throw CancellationError() }
             throw HostCommandError(kind: .timeout, command: commandLine,
-                                   message: "`\(commandLine)` did not finish within \(Int(timeout)) s\n" + Self.tail(stderr + stdout))
+                                   message: "`\(commandLine)` did not finish within \(Int(timeout)) s\n"
+                                       + Self.tail(output.stderr + output.stdout))
         }
-        return Output(status: status, stdout: stdout, stderr: stderr, seconds: Date().timeIntervalSince(start))
+        return Output(status: status, stdout: output.stdout, stderr: output.stderr,
+                      seconds: (ContinuousClock.now - start).seconds)
     }
 
     /// Runs and demands exit status 0.
@@ -94,15 +86,10 @@ public struct HostCommand: Sendable {
         let out = try await run(timeout: timeout)
         guard out.status == 0 else {
             throw HostCommandError(kind: .exitStatus, command: commandLine,
-                                   message: "`\(commandLine)` exited \(out.status):\n" + Self.tail(out.stderr + out.stdout))
+                                   message: "`\(commandLine)` exited \(out.status):\n"
+                                       + Self.tail(out.stderr + out.stdout))
         }
         return out
-    }
-
-    /// Reads to EOF on a Dispatch thread: a blocking read on the cooperative pool
-    /// (two threads on this host) would starve every other task, timeouts included.
-    static func readAll(_ handle: FileHandle) async -> String {
-        (try? await runBlocking { String(decoding: handle.readDataToEndOfFile(), as: UTF8.self) }) ?? ""
     }
 
     public static func tail(_ text: String, lines: Int = 15) -> String {
@@ -110,7 +97,9 @@ public struct HostCommand: Sendable {
     }
 
     public static func resolve(_ executable: String) -> String? {
-        if executable.contains("/") { return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil }
+        if executable.contains("/") {
+            return FileManager.default.isExecutableFile(atPath: executable) ? executable : nil
+        }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
         for dir in dirs {
