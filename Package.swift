@@ -27,7 +27,7 @@ let package = Package(
             name: "Harness",
             dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
         ),
-        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
             dependencies: ["Harness", "Findings", "Runtime", "Linearizability", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,7 +40,7 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import Linearizability
 
 /// Everything a failover run did and saw, on the host's clock (seconds since the
 /// run started). Saved beside the run report; the checkers run on it, then or later.
@@ -65,11 +66,13 @@ public struct FailoverHistory: Sendable, Codable {
 
     public init() {}
 
-    /// Saves as `history-failover-<fault>.json`, one file per failover of a run.
+    /// Saves as `history-failover-<fault>.json`, one file per failover of a run, and
+    /// the same in Jepsen's format beside it (`.edn`).
     public func save(in dir: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(self).write(to: dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").json"))
+        try saveJepsen(in: dir)
     }
 
     public static func load(_ url: URL) throws -> FailoverHistory {
@@ -103,4 +106,60 @@ public struct FailoverHistory: Sendable, Codable {
 public struct HistoryError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var description: String { message }
+}
+
+extension FailoverHistory {
+    /// The history in Jepsen's format, for Knossos, Elle, Porcupine or `harness check-history`:
+    /// the writer's writes as kv puts (one client; a write of unknown outcome retires its
+    /// process, as in Jepsen), the fault as the nemesis' :start and :stop, then each
+    /// member's final read of every key (`"1"` when it holds the key, nil when not). An
+    /// acknowledged write that a member lost reads nil: the kv model rejects it.
+    public var jepsen: Linearizability.History {
+        var timed: [(Double, HistoryEvent)] = []
+        var process: Int64 = 0
+        for op in operations {
+            let key = EDNValue.string(op.key)
+            timed.append((op.invoke, HistoryEvent(process: .client(process), kind: .invoke, f: "put", key: key,
+                                                  value: .string("1"))))
+            timed.append((op.complete, HistoryEvent(process: .client(process), kind: op.outcome == .ok ? .ok : .info,
+                                                    f: "put", key: key, value: .string("1"))))
+            if op.outcome != .ok { process += 1 }
+        }
+        for fault in faults {
+            let what = EDNValue.string("\(fault.kind) \(fault.node)")
+            timed.append((fault.injected, HistoryEvent(process: .named("nemesis"), kind: .info, f: "start", value: what)))
+            if let healed = fault.healed {
+                timed.append((healed, HistoryEvent(process: .named("nemesis"), kind: .info, f: "stop", value: what)))
+            }
+        }
+        // The final reads come after everything else; each member is a client of its own.
+        var clock = (timed.map(\.0).max() ?? 0) + 0.001
+        let keys = operations.map(\.key)
+        for (n, member) in finalKeys.keys.sorted().enumerated() {
+            let held = Set(finalKeys[member] ?? [])
+            let reader = HistoryEvent.Process.client(1000 + Int64(n))
+            for key in keys {
+                timed.append((clock, HistoryEvent(process: reader, kind: .invoke, f: "get", key: .string(key))))
+                clock += 0.000_001
+                timed.append((clock, HistoryEvent(process: reader, kind: .ok, f: "get", key: .string(key),
+                                                  value: held.contains(key) ? .string("1") : .null)))
+                clock += 0.000_001
+            }
+        }
+        timed.sort { $0.0 < $1.0 }
+        let events = timed.enumerated().map { i, t in
+            var e = t.1
+            e.time = Int64((t.0 * 1e9).rounded())
+            e.index = Int64(i)
+            return e
+        }
+        // Built from one sequential writer and per-member readers: it always pairs.
+        return try! Linearizability.History(events: events)
+    }
+
+    /// Writes `history-failover-<fault>.edn` beside the JSON.
+    public func saveJepsen(in dir: URL) throws {
+        let url = dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").edn")
+        try jepsen.edn().write(to: url, atomically: true, encoding: .utf8)
+    }
 }

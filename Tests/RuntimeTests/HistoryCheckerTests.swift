@@ -1,3 +1,4 @@
+import Linearizability
 import XCTest
 @testable import Runtime
 
@@ -41,6 +42,22 @@ final class HistoryCheckerTests: XCTestCase {
         let r = verdict(h, "no acknowledged write lost")
         XCTAssertFalse(r.passed)
         XCTAssertTrue(r.detail.contains("node03 lacks 1 (first w/7)"), r.detail)
+    }
+
+    /// The Jepsen form of a failover history: the kv model agrees with the loss check.
+    func testTheJepsenFormIsCheckedForLostWritesToo() async throws {
+        let good = good().jepsen
+        XCTAssertEqual(good.events.filter { $0.process == .named("nemesis") }.map(\.f), ["start", "stop"])
+        let ok = try await HistoryCheck.run(good, model: .kv, timeLimit: 30)
+        XCTAssertEqual(ok.validity, .valid)
+        var h = self.good()
+        h.finalKeys["node03"] = h.finalKeys["node03"]!.filter { $0 != "w/7" }
+        let lost = try await HistoryCheck.run(h.jepsen, model: .kv, timeLimit: 30)
+        XCTAssertEqual(lost.validity, .invalid)
+        XCTAssertEqual(lost.anomaly?.key, "\"w/7\"")
+        XCTAssertEqual(lost.anomaly?.operation.description, "get() → nil")
+        // It reads back from its own text.
+        XCTAssertEqual(try History.parse(good.edn()).operations.count, good.operations.count)
     }
 
     func testUnknownWriteMayGoEitherWay() {
