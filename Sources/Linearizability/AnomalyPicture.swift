@@ -33,10 +33,11 @@ public enum AnomalyPicture {
         let row = Dictionary(uniqueKeysWithValues: processes.enumerated().map { ($1, $0) })
 
         let left = 90.0, top = 118.0, rowHeight = 34.0, barHeight = 24.0
-        let step = max(14.0, min(60.0, 1100.0 / Double(max(columns.count, 1))))
+        let step = max(26.0, min(60.0, 1100.0 / Double(max(columns.count, 1))))
         let plotWidth = step * Double(columns.count + 2)
         let width = left + plotWidth + 30
-        let height = top + rowHeight * Double(processes.count) + 40 + Double(anomaly.statesBefore.isEmpty ? 0 : 20)
+        let listed = min(anomaly.concurrent.count, 12)
+        let height = top + rowHeight * Double(processes.count) + 70 + 18 * Double(listed + 1)
         func x(_ position: Int) -> Double { left + step * (Double(column[position] ?? columns.count) + 0.5) }
 
         var svg = """
@@ -107,10 +108,25 @@ public enum AnomalyPicture {
             svg += "<text x=\"\(fmt(xf - 4))\" y=\"\(fmt(top - 18))\" text-anchor=\"end\" fill=\"#D62728\">"
             svg += "line \(failing.completeLine ?? 0): no linearization explains this</text>\n"
         }
+        // Labels in the bars are cut to fit: the operations that matter, in full.
+        var y = top + rowHeight * Double(processes.count) + 24
+        let o = anomaly.operation
+        svg += "<text x=\"12\" y=\"\(fmt(y))\" fill=\"#D62728\" font-weight=\"bold\">Cannot be linearized: "
+        svg += "process \(escape(o.process)): \(escape(o.description)) (lines \(o.invokeLine)–"
+        svg += "\(o.completeLine.map(String.init) ?? "end"))</text>\n"
         if !anomaly.statesBefore.isEmpty {
-            let y = top + rowHeight * Double(processes.count) + 24
+            y += 18
             let states = anomaly.statesBefore.joined(separator: ", ")
-            svg += "<text x=\"12\" y=\"\(fmt(y))\">States possible just before it: \(escape(states))</text>\n"
+            svg += "<text x=\"12\" y=\"\(fmt(y))\">States in which it could take effect: \(escape(states))</text>\n"
+        }
+        for c in anomaly.concurrent.prefix(listed) {
+            y += 18
+            svg += "<text x=\"24\" y=\"\(fmt(y))\" fill=\"#B35900\">concurrent: process \(escape(c.process)): "
+            svg += "\(escape(c.description)) (lines \(c.invokeLine)–\(c.completeLine.map(String.init) ?? "end"))</text>\n"
+        }
+        if anomaly.concurrent.count > listed {
+            y += 18
+            svg += "<text x=\"24\" y=\"\(fmt(y))\">… and \(anomaly.concurrent.count - listed) more</text>\n"
         }
         svg += "</svg>\n"
         return svg
