@@ -42,6 +42,6 @@ let package = Package(
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -64,9 +64,10 @@ public final class EDNStreamReader {
         let (outcome, consumed, endLine): (Step, Int, Int) = try window.withUnsafeBufferPointer { all in
             let bytes = UnsafeBufferPointer(rebasing: all[start...])
             var parser = EDNParser(bytes: bytes, line: line)
+            var formLine = line
             do {
                 guard try parser.skipToForm() else { return (.needMore, parser.position, parser.line) }
-                let formLine = parser.line
+                formLine = parser.line
                 let first = bytes[parser.position]
                 if !began {
                     began = true
@@ -87,9 +88,11 @@ public final class EDNStreamReader {
             } catch let error as EDNError {
                 guard parser.position >= bytes.count else { throw error }
                 guard atEnd else { return (.needMore, 0, line) }
+                // Where the unfinished value began, not where the input ran out.
                 throw EDNError(
-                    line: error.line, column: error.column,
-                    message: "the history ends inside a value (a truncated last line?): \(error.message)")
+                    line: formLine, column: 1,
+                    message: "the history ends inside the value that starts here (a truncated last line?): "
+                        + error.message)
             }
         }
         start += consumed
