@@ -4,7 +4,9 @@ import Foundation
 /// of it in memory: Jepsen's history.edn (one map per line), or a file holding one
 /// vector of maps, whose elements are then read one at a time as well.
 public final class EDNStreamReader {
-    private let handle: FileHandle
+    /// The next chunk of input; nil or empty at the end.
+    private let readChunk: () throws -> Data?
+    private let close: () -> Void
     private let path: String
     private var window: [UInt8] = []
     private var start = 0
@@ -19,12 +21,28 @@ public final class EDNStreamReader {
 
     public init(url: URL) throws {
         path = url.path
+        let handle: FileHandle
         do { handle = try FileHandle(forReadingFrom: url) } catch {
             throw EDNError(line: 0, column: 0, message: "cannot open \(url.path): \(Self.reason(error))")
         }
+        readChunk = { try handle.read(upToCount: Self.chunk) }
+        close = { try? handle.close() }
     }
 
-    deinit { try? handle.close() }
+    /// Reads `bytes` in pieces of `chunkSize`: forms that cross pieces are read whole.
+    public init(bytes: Data, chunkSize: Int, name: String = "input") {
+        path = name
+        var offset = bytes.startIndex
+        readChunk = {
+            guard offset < bytes.endIndex else { return nil }
+            let end = min(bytes.endIndex, offset + max(1, chunkSize))
+            defer { offset = end }
+            return bytes[offset..<end]
+        }
+        close = {}
+    }
+
+    deinit { close() }
 
     public static func reason(_ error: any Error) -> String {
         (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
@@ -66,7 +84,12 @@ public final class EDNStreamReader {
             var parser = EDNParser(bytes: bytes, line: line)
             var formLine = line
             do {
-                guard try parser.skipToForm() else { return (.needMore, parser.position, parser.line) }
+                guard try parser.skipToForm() else {
+                    // A comment may go on in the next window: keep what follows the last newline.
+                    if atEnd { return (.needMore, parser.position, parser.line) }
+                    let kept = bytes[..<parser.position].lastIndex(of: 0x0A).map { $0 + 1 } ?? 0
+                    return (.needMore, kept, parser.line)
+                }
                 formLine = parser.line
                 let first = bytes[parser.position]
                 if !began {
@@ -106,7 +129,7 @@ public final class EDNStreamReader {
             start = 0
         }
         let data: Data?
-        do { data = try handle.read(upToCount: Self.chunk) } catch {
+        do { data = try readChunk() } catch {
             throw EDNError(line: line, column: 1, message: "cannot read \(path): \(Self.reason(error))")
         }
         guard let data, !data.isEmpty else {

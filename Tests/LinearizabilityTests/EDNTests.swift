@@ -159,3 +159,21 @@ func temporaryFile(_ name: String) -> URL {
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
 }
+
+extension EDNTests {
+    /// A value split across the reader's windows is read whole, wherever the split falls.
+    func testFormsAcrossWindowBoundaries() throws {
+        let h = HistorySimulator(model: .kv, processes: 3, keys: 2, operations: 40, seed: 5).history()
+        let text = "; comment\n" + h.edn() + "  \n"
+        let expected = h.events.map(\.edn)
+        for size in [1, 2, 3, 7, 64, 1 << 20] {
+            let reader = EDNStreamReader(bytes: Data(text.utf8), chunkSize: size)
+            var values: [EDNValue] = []
+            while let (v, _) = try reader.next() { values.append(v) }
+            XCTAssertEqual(values, expected, "chunk size \(size)")
+        }
+        let cut = EDNStreamReader(bytes: Data("{:a 1}\n{:b 12".utf8), chunkSize: 3)
+        XCTAssertNotNil(try cut.next())
+        XCTAssertThrowsError(try cut.next()) { XCTAssertEqual(($0 as? EDNError)?.line, 2) }
+    }
+}
