@@ -7,6 +7,10 @@ let package = Package(
     products: [
         .executable(name: "harness", targets: ["harness"]),
         .library(name: "Harness", targets: ["Harness"]),
+        // For the fuzzers in Tests/Fuzz, a package of their own that depends on this one.
+        .library(name: "Linearizability", targets: ["Linearizability"]),
+        .library(name: "Findings", targets: ["Findings"]),
+        .library(name: "Nix", targets: ["Nix"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
