@@ -89,6 +89,7 @@ public final class Cluster: Sendable {
         try await Reaper(connection: connection, state: options.state, logger: logger).reap()
         let accelerator = await AcceleratorProbe.detect(kernel: image.probeKernel, state: options.state, logger: logger)
 
+        let bootID = try HostBoot.id()
         let runID = RunID()
         let logger = { var l = logger; l[metadataKey: "run"] = "\(runID)"; return l }()
         let directory = options.state.runDirectory(runID)
@@ -97,20 +98,24 @@ public final class Cluster: Sendable {
         guard let lock = try RunLock(path: directory.appendingPathComponent("run.lock").path) else {
             throw HarnessError(.environment, "run directory \(directory.path) is locked by another process")
         }
+        // Recorded in every object of the run, so a reaper anywhere can prove it dead.
+        let owner = RunOwner(lockPath: lock.path, bootID: bootID)
         let key = try options.key ?? SSHKey.generateEd25519()
         try key.write(privateKeyTo: directory.appendingPathComponent("id_ed25519").path)
 
         let networkName = runID.name("net")
         let network: Network
         do {
-            network = try await connection.createNetwork(xml: NetworkXML(name: networkName, bridge: runID.bridgeName).render())
+            let xml = NetworkXML(name: networkName, bridge: runID.bridgeName, owner: owner).render()
+            network = try await connection.createNetwork(xml: xml)
         } catch {
             try? FileManager.default.removeItem(at: directory)
             throw HarnessError(.environment, "cannot create the isolated cluster network", cause: error)
         }
         let context = RunContext(
-            runID: runID, directory: directory, image: image, accelerator: accelerator, connection: connection,
-            key: key, publicKey: try key.publicKeyBase64(), networkName: networkName, nodes: options.nodes, logger: logger)
+            runID: runID, directory: directory, image: image, owner: owner, accelerator: accelerator,
+            connection: connection, key: key, publicKey: try key.publicKeyBase64(), networkName: networkName,
+            nodes: options.nodes, logger: logger)
         let cluster = Cluster(context: context, network: network, lock: lock,
                               nodes: options.nodes.map { Node(spec: $0, context: context) })
         do {

@@ -8,12 +8,16 @@ public struct KeptRun: Sendable {
 
     public var keyPath: String { directory.appendingPathComponent("id_ed25519").path }
 
+    /// Whether the run in `directory` was left up with `--keep`: its `kept` marker,
+    /// written while the run still held its lock.
+    public static func isKept(_ directory: URL) -> Bool {
+        FileManager.default.fileExists(atPath: directory.appendingPathComponent("kept").path)
+    }
+
     /// The newest kept run, or the one named.
     public static func find(in state: StateDirectory, runID: String? = nil) throws -> KeptRun {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: state.runs.path)) ?? []
-        let kept = names.compactMap(RunID.init(prefix:)).filter {
-            FileManager.default.fileExists(atPath: state.runDirectory($0).appendingPathComponent("kept").path)
-        }
+        let kept = names.compactMap(RunID.init(prefix:)).filter { isKept(state.runDirectory($0)) }
         let chosen: RunID
         if let runID {
             guard let match = kept.first(where: { $0.prefix == runID }) else {

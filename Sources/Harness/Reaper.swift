@@ -2,18 +2,30 @@ import Foundation
 import Libvirt
 import Logging
 
-/// Removes what runs left behind: domains, networks and run directories whose
-/// owning process is gone (its run.lock is free). A run marked kept (`--keep`)
-/// is left alone until `harness down`.
+/// Removes what dead runs left behind: domains, networks and run directories. Every
+/// harness on the host shares one libvirtd, whatever its state directory
+/// (`PHOTONCLOUD_HARNESS_STATE`), so it removes only what it can prove dead:
+/// - a `phc-` domain or network records its run's lock and the boot it was made in
+///   (`RunOwner`); it is dead when that lock is free (its process is gone, even by
+///   SIGKILL) or the host has rebooted since. A missing lock or directory proves
+///   nothing: a live run may hold a lock whose file was deleted.
+/// - an object without that record (an older harness's, or someone else's) is left,
+///   and logged with how to remove it by hand;
+/// - a run directory is removed only from this state directory, when its lock is free.
+/// A run kept with `--keep` is left until `harness down`, and then only by a harness
+/// with the same state directory: its files are there.
 public struct Reaper: Sendable {
     public let connection: Connection
     public let state: StateDirectory
     public let logger: Logger
+    /// Only objects whose names start with this are considered: tests narrow it to their own.
+    public let namePrefix: String
 
-    public init(connection: Connection, state: StateDirectory, logger: Logger) {
+    public init(connection: Connection, state: StateDirectory, logger: Logger, namePrefix: String = RunID.namespace) {
         self.connection = connection
         self.state = state
         self.logger = logger
+        self.namePrefix = namePrefix
     }
 
     public struct Reaped: Sendable {
@@ -21,45 +33,143 @@ public struct Reaper: Sendable {
         public var domains: [String] = []
         public var networks: [String] = []
         public var skippedKept: [RunID] = []
+        /// Objects left because nothing proves them dead, with why and how to remove them by hand.
+        public var left: [String: String] = [:]
     }
 
-    /// Reaps dead runs; with `includeKept`, kept ones too (that is `harness down`).
+    private struct Objects {
+        var domains: [Domain] = []
+        var networks: [Network] = []
+        var names: [String] { domains.map(\.name) + networks.map(\.name) }
+    }
+
+    /// Reaps dead runs; with `includeKept`, this state directory's kept ones too (that is `harness down`).
     @discardableResult
     public func reap(includeKept: Bool = false) async throws -> Reaped {
-        let domains = try await connection.allDomains()
-        let networks = try await connection.allNetworks()
-        var runs = Set(domains.compactMap { RunID(owning: $0.name) } + networks.compactMap { RunID(owning: $0.name) })
-        let dirs = (try? FileManager.default.contentsOfDirectory(atPath: state.runs.path)) ?? []
-        runs.formUnion(dirs.compactMap { RunID(prefix: $0) })
-
+        let bootID = try HostBoot.id()
         var reaped = Reaped()
-        for run in runs.sorted(by: { $0.prefix < $1.prefix }) {
-            let dir = state.runDirectory(run)
-            var lock: RunLock?
-            if FileManager.default.fileExists(atPath: dir.path) {
-                guard let taken = try RunLock(path: dir.appendingPathComponent("run.lock").path) else { continue }  // alive
+        var left: [(name: String, why: String)] = []
+
+        var owned: [RunOwner: Objects] = [:]
+        for domain in try await connection.allDomains() where domain.name.hasPrefix(namePrefix) {
+            let xml: String
+            do { xml = try await domain.xmlDescription() } catch let error as LibvirtError where error.isNoDomain {
+                continue  // gone meanwhile
+            }
+            if let owner = RunOwner(readingXML: xml) {
+                owned[owner, default: Objects()].domains.append(domain)
+            } else {
+                left.append((domain.name, "it records no harness run (made by an older harness, or not by one), "
+                    + "so nothing proves it dead; if it is a leftover: \(handRemoval(domain: domain.name))"))
+            }
+        }
+        for network in try await connection.allNetworks() where network.name.hasPrefix(namePrefix) {
+            let xml: String
+            do { xml = try await network.xmlDescription() } catch let error as LibvirtError where error.isNoNetwork {
+                continue
+            }
+            if let owner = RunOwner(readingXML: xml) {
+                owned[owner, default: Objects()].networks.append(network)
+            } else {
+                left.append((network.name, "it records no harness run (made by an older harness, or not by one), "
+                    + "so nothing proves it dead; if it is a leftover: \(handRemoval(network: network.name))"))
+            }
+        }
+
+        var handled = Set<RunID>()
+        for (owner, objects) in owned.sorted(by: { $0.key.lockPath < $1.key.lockPath }) {
+            let ours = state.run(ownedBy: owner.lockPath)
+            if let ours { handled.insert(ours) }
+            let runDirectory = URL(fileURLWithPath: owner.lockPath).deletingLastPathComponent()
+            let run = ours ?? RunID(prefix: runDirectory.lastPathComponent)
+                ?? objects.names.lazy.compactMap(RunID.init(owning:)).first
+            let label = run?.prefix ?? owner.lockPath
+            // Held until its objects are gone, so a concurrent reaper leaves them alone meanwhile.
+            let lock: RunLock?
+            switch RunLock.probe(owner.lockPath) {
+            case .held:
+                logger.debug("left a live run's objects", metadata: ["run": "\(label)", "lock": "\(owner.lockPath)"])
+                continue
+            case .free(let taken):
                 lock = taken
-                if !includeKept, FileManager.default.fileExists(atPath: dir.appendingPathComponent("kept").path) {
-                    reaped.skippedKept.append(run)
+            case .unknown(let why) where owner.bootID == bootID:
+                for domain in objects.domains {
+                    left.append((domain.name, "\(why), and the host has not rebooted since its run began, so nothing "
+                        + "proves that run dead; if it is: \(handRemoval(domain: domain.name))"))
+                }
+                for network in objects.networks {
+                    left.append((network.name, "\(why), and the host has not rebooted since its run began, so nothing "
+                        + "proves that run dead; if it is: \(handRemoval(network: network.name))"))
+                }
+                continue
+            case .unknown:
+                lock = nil  // made before the host last booted: its run cannot be alive
+            }
+            if KeptRun.isKept(runDirectory) {
+                if !includeKept {
+                    if let run { reaped.skippedKept.append(run) }
+                    continue
+                }
+                guard ours != nil else {
+                    let root = runDirectory.deletingLastPathComponent().deletingLastPathComponent().path
+                    for name in objects.names {
+                        left.append((name, "its run was kept (--keep) by a harness with another state directory; "
+                            + "`PHOTONCLOUD_HARNESS_STATE='\(root)' harness down` removes it"))
+                    }
                     continue
                 }
             }
-            let mine = domains.filter { RunID(owning: $0.name) == run }
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for domain in mine { group.addTask { try await domain.destroy(); try await domain.undefineIfPersistent() } }
+                for domain in objects.domains {
+                    group.addTask { try await domain.destroy(); try await domain.undefineIfPersistent() }
+                }
                 try await group.waitForAll()
             }
-            reaped.domains += mine.map(\.name)
-            for network in networks where RunID(owning: network.name) == run {
-                try await network.remove()
-                reaped.networks.append(network.name)
+            reaped.domains += objects.domains.map(\.name)
+            for network in objects.networks { try await network.remove() }
+            reaped.networks += objects.networks.map(\.name)
+            // Files only in our own state directory: a record names a path, it does not make it ours.
+            if let ours { try? FileManager.default.removeItem(at: state.runDirectory(ours)) }
+            withExtendedLifetime(lock) {}
+            if let run { reaped.runs.append(run) }
+            logger.info("reaped leftovers of \(label)", metadata: [
+                "domains": "\(objects.domains.count)", "networks": "\(objects.networks.count)",
+                "why": "\(owner.bootID == bootID ? "its lock is free" : "the host has rebooted since")",
+            ])
+        }
+
+        // Run directories of this state directory that no libvirt object named.
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: state.runs.path)) ?? []
+        let unnamed = names.compactMap(RunID.init(prefix:)).filter { !handled.contains($0) }
+        for run in unnamed.sorted(by: { $0.prefix < $1.prefix }) {
+            let dir = state.runDirectory(run)
+            guard let lock = try RunLock(path: dir.appendingPathComponent("run.lock").path) else { continue }  // alive
+            if KeptRun.isKept(dir), !includeKept {
+                reaped.skippedKept.append(run)
+                continue
             }
             try? FileManager.default.removeItem(at: dir)
-            // Held until here, so a concurrent reaper leaves this run alone meanwhile.
             withExtendedLifetime(lock) {}
             reaped.runs.append(run)
-            logger.info("reaped leftovers of \(run)", metadata: ["domains": "\(mine.count)"])
+            logger.info("reaped the run directory of \(run)")
+        }
+
+        // A live run's teardown may have removed an object since it was listed: only what is still there counts.
+        if !left.isEmpty {
+            let present = Set(try await connection.allDomains().map(\.name) + connection.allNetworks().map(\.name))
+            for (name, why) in left where present.contains(name) {
+                reaped.left[name] = why
+                logger.warning("left \(name): \(why)")
+            }
         }
         return reaped
+    }
+
+    private func handRemoval(domain name: String) -> String {
+        "`virsh -c \(connection.uri) destroy \(name)` (and `undefine \(name)` if it is persistent)"
+    }
+
+    private func handRemoval(network name: String) -> String {
+        "`virsh -c \(connection.uri) net-destroy \(name)` (and `net-undefine \(name)` if it is persistent)"
     }
 }

@@ -2,6 +2,9 @@ import Foundation
 
 /// Where the harness keeps images and per-run files on this host. Root-owned and
 /// world-traversable: QEMU runs as libvirt-qemu and must reach kernels and disks.
+/// `PHOTONCLOUD_HARNESS_STATE` moves it (default `/var/lib/photoncloud-harness`).
+/// Harnesses with different state directories share the host's libvirtd: the reaper
+/// tells runs apart by what each libvirt object records, not by this directory.
 public struct StateDirectory: Sendable {
     public let root: URL
 
@@ -21,6 +24,18 @@ public struct StateDirectory: Sendable {
     public var reports: URL { root.appendingPathComponent("reports") }
 
     public func runDirectory(_ id: RunID) -> URL { runs.appendingPathComponent(id.prefix) }
+
+    /// The run whose `run.lock` is `lockPath`, when that run's directory is one of
+    /// ours (`runs/phc-…/run.lock`): only those may this harness delete files of.
+    public func run(ownedBy lockPath: String) -> RunID? {
+        let lock = URL(fileURLWithPath: lockPath)
+        let directory = lock.deletingLastPathComponent()
+        guard lock.lastPathComponent == "run.lock", let run = RunID(prefix: directory.lastPathComponent) else {
+            return nil
+        }
+        let resolve = { (url: URL) in url.standardizedFileURL.resolvingSymlinksInPath().path }
+        return resolve(directory.deletingLastPathComponent()) == resolve(runs) ? run : nil
+    }
 
     /// A new report directory, `reports/<time>-<what>`. Reports are kept for reading
     /// after the run, so the oldest beyond the newest `keep` are removed here: they

@@ -59,17 +59,20 @@ public struct DomainXML: Sendable, Equatable {
     public var consoleLog: String
     /// TCG translation cache: QEMU's default is far larger than a small guest needs.
     public var tcgCacheMiB: Int?
+    /// The run that made the domain, in its `<metadata>`: what lets a reaper prove it dead.
+    public var owner: RunOwner?
 
     public init(
         name: String, accelerator: Accelerator, memoryMiB: Int, vcpus: Int = 1,
         kernel: String, initrd: String, cmdline: String,
         disks: [Disk] = [], interfaces: [NetworkInterface] = [], shares: [Share] = [],
-        management: ManagementForward? = nil, consoleLog: String, tcgCacheMiB: Int? = 32
+        management: ManagementForward? = nil, consoleLog: String, tcgCacheMiB: Int? = 32, owner: RunOwner? = nil
     ) {
         self.name = name; self.accelerator = accelerator; self.memoryMiB = memoryMiB; self.vcpus = vcpus
         self.kernel = kernel; self.initrd = initrd; self.cmdline = cmdline
         self.disks = disks; self.interfaces = interfaces; self.shares = shares
         self.management = management; self.consoleLog = consoleLog; self.tcgCacheMiB = tcgCacheMiB
+        self.owner = owner
     }
 
     public func render() -> String {
@@ -77,6 +80,7 @@ public struct DomainXML: Sendable, Equatable {
         let type = accelerator == .kvm ? "kvm" : "qemu"
         x.append("<domain type='\(type)' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>")
         x.append("  <name>\(esc(name))</name>")
+        if let owner { x.append(contentsOf: owner.metadataLines().map { "  " + $0 }) }
         x.append("  <memory unit='MiB'>\(memoryMiB)</memory>")
         x.append("  <vcpu>\(vcpus)</vcpu>")
         x.append("  <os>")
@@ -185,21 +189,199 @@ public struct DomainXML: Sendable, Equatable {
 public struct NetworkXML: Sendable, Equatable {
     public var name: String
     public var bridge: String
+    /// The run that made the network (libvirt keeps a network's `<metadata>` too).
+    public var owner: RunOwner?
 
-    public init(name: String, bridge: String) {
+    public init(name: String, bridge: String, owner: RunOwner? = nil) {
         self.name = name
         self.bridge = bridge
+        self.owner = owner
     }
 
     public func render() -> String {
-        """
-        <network>
-          <name>\(esc(name))</name>
-          <bridge name='\(esc(bridge))' stp='off' delay='0'/>
-        </network>
-
-        """
+        var x = ["<network>", "  <name>\(esc(name))</name>"]
+        if let owner { x.append(contentsOf: owner.metadataLines().map { "  " + $0 }) }
+        x.append("  <bridge name='\(esc(bridge))' stp='off' delay='0'/>")
+        x.append("</network>")
+        return x.joined(separator: "\n") + "\n"
     }
+}
+
+/// Which run made a libvirt object, recorded in the object itself (`<metadata>`):
+/// the run's lock file and the host's boot id. From these alone a reaper anywhere
+/// can prove the object dead (the lock is free, or the host has rebooted since),
+/// whatever state directory it runs with.
+public struct RunOwner: Sendable, Hashable {
+    /// Ours alone; libvirt keeps each application's metadata under its namespace.
+    public static let namespace = "https://photoncloud.example/harness/1"
+
+    /// The run's `run.lock`, flocked by the run's process while it lives.
+    public var lockPath: String
+    /// `/proc/sys/kernel/random/boot_id` when the object was made.
+    public var bootID: String
+
+    public init(lockPath: String, bootID: String) {
+        self.lockPath = lockPath
+        self.bootID = bootID
+    }
+
+    /// The `<metadata>` element, for domain and network XML alike.
+    public func metadataLines() -> [String] {
+        [
+            "<metadata>",
+            "  <phc:run xmlns:phc='\(Self.namespace)' lock='\(escAttribute(lockPath))'"
+                + " boot-id='\(escAttribute(bootID))'/>",
+            "</metadata>",
+        ]
+    }
+
+    /// The owner recorded in a domain's or network's XML as libvirt gives it back
+    /// (it rewrites quotes and writes non-ASCII as character references), or nil when
+    /// there is none: the object was made by an older harness, or by someone else.
+    public init?(readingXML xml: String) {
+        for tag in XMLStartTags(xml) where tag.parents.count == 2 && tag.parents[1] == "metadata" {
+            // libvirt puts the namespace declaration on the element itself, whatever the prefix.
+            let parts = tag.name.split(separator: ":", maxSplits: 1)
+            let declaration = parts.count == 2 ? "xmlns:\(parts[0])" : "xmlns"
+            guard parts.last == "run", tag.attributes[declaration] == Self.namespace,
+                  let lock = tag.attributes["lock"], let boot = tag.attributes["boot-id"],
+                  !lock.isEmpty, !boot.isEmpty else { continue }
+            self.init(lockPath: lock, bootID: boot)
+            return
+        }
+        return nil
+    }
+}
+
+/// The start tags of an XML document, each with its decoded attributes and the names
+/// of the elements it is in. Enough for libvirt's own well-formed output; not a
+/// validating parser. Markup is ASCII, so scanning UTF-8 bytes is safe.
+struct XMLStartTags: Sequence, IteratorProtocol {
+    struct Tag {
+        var name: String
+        var attributes: [String: String]
+        var parents: [String]
+    }
+
+    private let bytes: [UInt8]
+    private var i = 0
+    private var stack: [String] = []
+
+    init(_ xml: String) { bytes = Array(xml.utf8) }
+
+    mutating func next() -> Tag? {
+        while let lt = find(0x3C) {  // <
+            i = lt
+            if starts("<!--") { i = end(of: "-->") }
+            else if starts("<![CDATA[") { i = end(of: "]]>") }
+            else if starts("<?") { i = end(of: "?>") }
+            else if starts("<!") { i = end(of: ">") }
+            else if starts("</") { i = end(of: ">"); _ = stack.popLast() }
+            else if let tag = startTag() { return tag }
+            else { i = bytes.count }  // malformed: stop rather than guess
+        }
+        return nil
+    }
+
+    private func find(_ c: UInt8) -> Int? { bytes[i...].firstIndex(of: c) }
+    private func starts(_ s: String) -> Bool { bytes[i...].starts(with: s.utf8) }
+    private func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// Just past the next `s`, or the end.
+    private func end(of s: String) -> Int {
+        let needle = Array(s.utf8)
+        var j = i
+        while j + needle.count <= bytes.count {
+            if bytes[j..<j + needle.count].elementsEqual(needle) { return j + needle.count }
+            j += 1
+        }
+        return bytes.count
+    }
+
+    private mutating func skipSpace() { while i < bytes.count, isSpace(bytes[i]) { i += 1 } }
+
+    /// The token up to a space, `=`, `/` or `>`.
+    private mutating func name() -> String {
+        let start = i
+        while i < bytes.count, !isSpace(bytes[i]), ![0x3D, 0x2F, 0x3E].contains(bytes[i]) { i += 1 }
+        return String(decoding: bytes[start..<i], as: UTF8.self)
+    }
+
+    private mutating func startTag() -> Tag? {
+        i += 1
+        let tagName = name()
+        guard !tagName.isEmpty else { return nil }
+        var attributes: [String: String] = [:]
+        while true {
+            skipSpace()
+            guard i < bytes.count else { return nil }
+            if bytes[i] == 0x3E {  // >
+                i += 1
+                defer { stack.append(tagName) }
+                return Tag(name: tagName, attributes: attributes, parents: stack)
+            }
+            if starts("/>") {
+                i += 2
+                return Tag(name: tagName, attributes: attributes, parents: stack)
+            }
+            let key = name()
+            skipSpace()
+            guard !key.isEmpty, i < bytes.count, bytes[i] == 0x3D else { return nil }  // =
+            i += 1
+            skipSpace()
+            guard i < bytes.count, bytes[i] == 0x22 || bytes[i] == 0x27 else { return nil }  // " or '
+            let quote = bytes[i]
+            i += 1
+            guard let close = bytes[i...].firstIndex(of: quote) else { return nil }
+            attributes[key] = decodeAttribute(String(decoding: bytes[i..<close], as: UTF8.self))
+            i = close + 1
+        }
+    }
+}
+
+/// An attribute value as XML defines it: references replaced, and literal tabs and
+/// line breaks normalised to spaces (which is why `escAttribute` writes them as references).
+func decodeAttribute(_ raw: String) -> String {
+    let scalars = Array(raw.unicodeScalars)
+    var out = String.UnicodeScalarView()
+    var i = 0
+    while i < scalars.count {
+        let c = scalars[i]
+        i += 1
+        switch c {
+        case "\r":
+            if i < scalars.count, scalars[i] == "\n" { i += 1 }
+            out.append(" ")
+        case "\t", "\n":
+            out.append(" ")
+        case "&":
+            guard let semi = scalars[i...].firstIndex(of: ";") else { out.append(c); continue }
+            let entity = String(String.UnicodeScalarView(scalars[i..<semi]))
+            let named: [String: Unicode.Scalar] = ["amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'"]
+            let number = entity.hasPrefix("#x") ? UInt32(entity.dropFirst(2), radix: 16)
+                : entity.hasPrefix("#") ? UInt32(entity.dropFirst(), radix: 10) : nil
+            guard let decoded = named[entity] ?? number.flatMap(Unicode.Scalar.init) else { out.append(c); continue }
+            out.append(decoded)
+            i = semi + 1
+        default:
+            out.append(c)
+        }
+    }
+    return String(out)
+}
+
+/// `esc`, and tabs and line breaks as references, which an attribute keeps only so.
+func escAttribute(_ s: String) -> String {
+    var out = ""
+    for c in esc(s).unicodeScalars {
+        switch c {
+        case "\t": out += "&#9;"
+        case "\n": out += "&#10;"
+        case "\r": out += "&#13;"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out
 }
 
 /// Escapes text for XML content and single-quoted attributes.

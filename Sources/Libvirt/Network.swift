@@ -29,6 +29,17 @@ public final class Network: @unchecked Sendable {
         }
     }
 
+    /// The network's XML as libvirt keeps it, `<metadata>` included (`RunOwner(readingXML:)`).
+    public func xmlDescription() async throws -> String {
+        try await runBlocking { [self] in
+            guard let cstr = virNetworkGetXMLDesc(pointer, 0) else {
+                throw LibvirtError.last("virNetworkGetXMLDesc(\(name))")
+            }
+            defer { free(cstr) }
+            return String(cString: cstr)
+        }
+    }
+
     public func bridgeName() async throws -> String {
         try await runBlocking { [self] in
             guard let cstr = virNetworkGetBridgeName(pointer) else { throw LibvirtError.last("virNetworkGetBridgeName(\(name))") }

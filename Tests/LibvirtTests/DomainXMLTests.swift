@@ -93,4 +93,79 @@ final class DomainXMLTests: XCTestCase {
         XCTAssertFalse(xml.contains("<forward"))
         XCTAssertFalse(xml.contains("<ip"))
     }
+
+    // MARK: - the run's record in <metadata>
+
+    let owner = RunOwner(lockPath: "/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock",
+                         bootID: "3df1c306-1494-4955-9acf-7b8438fe7462")
+
+    func testOwnerIsWrittenInMetadataAndReadBack() {
+        var d = sample()
+        XCTAssertFalse(d.render().contains("<metadata>"), "no owner, no metadata")
+        XCTAssertNil(RunOwner(readingXML: d.render()))
+        d.owner = owner
+        let xml = d.render()
+        XCTAssertTrue(xml.contains("""
+              <name>phc-0011aabb-node01</name>
+              <metadata>
+                <phc:run xmlns:phc='https://photoncloud.example/harness/1' \
+            lock='/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock' \
+            boot-id='3df1c306-1494-4955-9acf-7b8438fe7462'/>
+              </metadata>
+            """), xml)
+        XCTAssertEqual(RunOwner(readingXML: xml), owner)
+        let network = NetworkXML(name: "phc-0011aabb-net", bridge: "phcbr0011aabb", owner: owner).render()
+        XCTAssertEqual(RunOwner(readingXML: network), owner)
+        XCTAssertNil(RunOwner(readingXML: NetworkXML(name: "phc-0011aabb-net", bridge: "phcbr0011aabb").render()))
+    }
+
+    func testOwnerPathsWithSpacesQuotesAndNonASCIISurviveTheRoundTrip() {
+        for path in ["/tmp/a dir ü☃/runs/phc-0011aabb/run.lock", "/tmp/it's \"<&>\"/run.lock",
+                     "/tmp/tab\there/line\nbreak/cr\r\nlf/run.lock", "/tmp/&amp;/&#x41;/run.lock"] {
+            let written = RunOwner(lockPath: path, bootID: "b'o\"ot")
+            var d = sample()
+            d.owner = written
+            XCTAssertEqual(RunOwner(readingXML: d.render()), written, path)
+            let network = NetworkXML(name: "n", bridge: "b", owner: written).render()
+            XCTAssertEqual(RunOwner(readingXML: network), written, path)
+        }
+    }
+
+    func testOwnerIsReadFromXMLAsLibvirtRewritesIt() {
+        // As `virsh net-dumpxml` gives it back on libvirt 9.0: double quotes, non-ASCII as references.
+        let live = """
+            <network>
+              <name>phc-0011aabb-net</name>
+              <uuid>2390a23c-d32b-4b4f-bc75-fad334f046af</uuid>
+              <metadata>
+                <other:app xmlns:other="https://example.org/other"><run lock="/not/ours"/></other:app>
+                <h:run xmlns:h="https://photoncloud.example/harness/1" \
+            lock="/tmp/a dir &#xFC;&#x2603;/&quot;x'&amp;&lt;/run.lock" boot-id="abc"/>
+              </metadata>
+              <bridge name='phcbr0011aabb' stp='off' delay='0'/>
+            </network>
+            """
+        let expected = RunOwner(lockPath: "/tmp/a dir ü☃/\"x'&</run.lock", bootID: "abc")
+        XCTAssertEqual(RunOwner(readingXML: live), expected)
+    }
+
+    func testOnlyOurNamespaceInMetadataCounts() {
+        let ns = RunOwner.namespace
+        let cases = [
+            // Another application's element called run.
+            "<domain><metadata><x:run xmlns:x='https://example.org/x' lock='/l' boot-id='b'/></metadata></domain>",
+            // Ours, but outside <metadata> (text elsewhere cannot forge it: it would be escaped).
+            "<domain><description><phc:run xmlns:phc='\(ns)' lock='/l' boot-id='b'/></description></domain>",
+            "<domain><cmdline>&lt;metadata>&lt;phc:run xmlns:phc='\(ns)' lock='/l' boot-id='b'/></cmdline></domain>",
+            // Ours, incomplete.
+            "<domain><metadata><phc:run xmlns:phc='\(ns)' lock='' boot-id='b'/></metadata></domain>",
+            "<domain><metadata><phc:run xmlns:phc='\(ns)' lock='/l'/></metadata></domain>",
+            // Truncated.
+            "<domain><metadata><phc:run xmlns:phc='\(ns)' lock='/l",
+        ]
+        for xml in cases { XCTAssertNil(RunOwner(readingXML: xml), xml) }
+        let defaultNamespace = "<domain><!-- <metadata> --><metadata><run xmlns='\(ns)' "
+            + "boot-id='b' lock='/l'></run></metadata></domain>"
+        XCTAssertEqual(RunOwner(readingXML: defaultNamespace), RunOwner(lockPath: "/l", bootID: "b"))
+    }
 }
