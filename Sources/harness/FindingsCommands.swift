@@ -16,7 +16,47 @@ struct TargetOptions: ParsableArguments {
     @Option(help: "Ledger of expected outcomes (default: Scenarios/ledgers/photoncloud-2026-03-02.json).")
     var ledger: String?
 
-    var fixes: [String] { fix.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [] }
+    /// `--fix` as catalog ids, each once (validated while parsing).
+    var fixes: [String] { get throws { try fix.map { try findingIDs($0, option: "--fix") } ?? [] } }
+
+    mutating func validate() throws {
+        try rejectEmpty(repo, "--repo", what: "give the path of a PhotonCloud monorepo checkout, or leave --repo out "
+                            + "to use the built-in miniature")
+        try rejectEmpty(nixpkgsLib, "--nixpkgs-lib",
+                        what: "give \(NixpkgsLib.what), or leave it out to use the stand-in")
+        try rejectEmpty(ledger, "--ledger", what: "give a ledger file, or leave --ledger out for "
+                            + "Scenarios/ledgers/photoncloud-2026-03-02.json")
+        if repo != nil, fix != nil || nixpkgsLib != nil {
+            throw ValidationError("--fix and --nixpkgs-lib apply to the miniature only, not to --repo: leave them out, "
+                                  + "or leave out --repo")
+        }
+        _ = try fixes
+    }
+
+    /// The checkout to use, from --repo or else PHOTONCLOUD_REPO, checked here so an
+    /// error names where the path came from.
+    func checkout() throws -> Target? {
+        let environment = ProcessInfo.processInfo.environment["PHOTONCLOUD_REPO"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let path = repo ?? environment else { return nil }
+        let (source, instead) = repo != nil
+            ? ("--repo \(path)", "give the path of a PhotonCloud monorepo checkout")
+            : ("PHOTONCLOUD_REPO=\(path)", "set PHOTONCLOUD_REPO to a PhotonCloud monorepo checkout, or unset it "
+                + "to use the built-in miniature")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw FindingsError(.badTarget, "\(source): no such directory; \(instead)")
+        }
+        let flake = URL(fileURLWithPath: path).appendingPathComponent("flake.nix").path
+        guard FileManager.default.fileExists(atPath: flake) else {
+            throw FindingsError(.badTarget,
+                                "\(source) is not a PhotonCloud checkout: it has no flake.nix at its top; \(instead)")
+        }
+        if repo == nil, fix != nil || nixpkgsLib != nil {
+            throw FindingsError(.badTarget, "--fix and --nixpkgs-lib apply to the miniature only, not to the checkout "
+                                    + "PHOTONCLOUD_REPO names: unset PHOTONCLOUD_REPO, or leave them out")
+        }
+        return try Target.checkout(path)
+    }
 
     /// Decides `ids` on the chosen target against the chosen ledger.
     func check(_ ids: [String], logger: Logger) async throws -> CheckRun.Report {
@@ -24,33 +64,48 @@ struct TargetOptions: ParsableArguments {
         // Checking nix's version and preparing the target overlap: both are waits.
         async let located = Nix.locate(logger: logger)
         let (target, ledger) = try await prepare(home: home)
-        return try await CheckRun(nix: try await located, logger: logger).run(ids, on: target, ledger: ledger)
+        let nix = try await located
+        try await checkLib(target, nix: nix)
+        return try await CheckRun(nix: nix, logger: logger).run(ids, on: target, ledger: ledger)
+    }
+
+    /// The miniature with `--nixpkgs-lib` put in must be one whose lib flake evaluates.
+    func checkLib(_ target: Target, nix: Nix) async throws {
+        if let nixpkgsLib { try await NixpkgsLib.checkFlake(nixpkgsLib, target: target, nix: nix) }
     }
 
     func prepare(home: HarnessHome) async throws -> (Target, Ledger) {
-        let repo = self.repo ?? ProcessInfo.processInfo.environment["PHOTONCLOUD_REPO"].flatMap { $0.isEmpty ? nil : $0 }
-        let fixIDs = try fixes.map { try Catalog.finding($0).id }
-        var ledger = try Ledger.load(ledger.map(URL.init(fileURLWithPath:)) ?? home.defaultLedger)
+        let fixIDs = try fixes
+        var ledger = try loadLedger(home: home)
         let target: Target
-        if let repo {
-            guard fixIDs.isEmpty, nixpkgsLib == nil else {
-                throw FindingsError(.badTarget, "--fix and --nixpkgs-lib apply to the miniature only, not to --repo")
-            }
-            target = try Target.checkout(repo)
+        if let checkout = try checkout() {
+            target = checkout
         } else {
+            if let nixpkgsLib { try NixpkgsLib.checkDirectory(nixpkgsLib) }
             target = try await Target.miniature(home: home, fixes: fixIDs, lib: nixpkgsLib)
             // A shipped fix is recorded as resolving its own finding.
             ledger = ledger.withResolved(fixIDs)
         }
         return (target, ledger)
     }
+
+    func loadLedger(home: HarnessHome) throws -> Ledger {
+        try Ledger.load(ledger.map(URL.init(fileURLWithPath:)) ?? home.defaultLedger)
+    }
+
+    /// For commands that build or boot and compare nothing with a ledger.
+    func rejectLedger(_ command: String) throws {
+        if ledger != nil {
+            throw ValidationError("--ledger is what check and repro compare outcomes with; `\(command)` compares "
+                                  + "nothing: leave it out")
+        }
+    }
 }
 
 func findingsExit(for error: any Error) -> ExitCode {
     switch error {
     case is FindingsError, is NixError:
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        return ExitCode(2)
+        return failure("\(error)", exitCode: 2)
     default:
         return reportedExit(for: error)
     }
@@ -99,10 +154,14 @@ struct Check: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Show every finding's evidence, not only the mismatches'.") var evidence = false
 
+    func validate() throws {
+        _ = try only.map { try findingIDs($0, option: "--only") }
+    }
+
     func run() async throws {
         let logger = global.logger()
         do {
-            let ids = try CheckRun.select(only.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+            let ids = try CheckRun.select(only.map { try findingIDs($0, option: "--only") })
             let report = try await target.check(ids, logger: logger)
             if json { try printJSON(report) } else { print(ReportText.render(report, evidence: evidence)) }
             if !report.allMatch { throw ExitCode(1) }
@@ -126,6 +185,13 @@ struct Repro: AsyncParsableCommand {
     @Flag(help: "Runtime findings: leave the cluster up afterwards.") var keep = false
     @Flag(help: "Runtime findings: on the miniature's NixOS nodes (on the nixpkgs stand-in) instead of fixture guests.") var nixos = false
 
+    func validate() throws {
+        // An unknown id is reported by run(), with the list of ids.
+        guard let finding = try? Catalog.finding(id), !finding.runtimeOnly, !runtime, keep || nixos else { return }
+        throw ValidationError("--keep and --nixos apply to findings decided on booted nodes (F4.1, F4.2, F4.3, and F3 "
+                              + "with --runtime); \(finding.id) is decided from the definitions: leave them out")
+    }
+
     func run() async throws {
         var logger = global.logger()
         logger.logLevel = global.verbose ? .debug : .warning
@@ -139,8 +205,7 @@ struct Repro: AsyncParsableCommand {
                     throw FindingsError(.notAvailable, "runtime checks run on the miniature (fixture guests, or its NixOS nodes with --nixos): a checkout needs its own scenario adapter, which the harness does not have yet")
                 }
                 logger.logLevel = global.verbose ? .debug : .info
-                try await reproRuntime(finding.id, fixes: try target.fixes.map { try Catalog.finding($0).id }, json: json, keep: keep,
-                                       nixos: nixos, logger: logger)
+                try await reproRuntime(finding.id, target: target, json: json, keep: keep, nixos: nixos, logger: logger)
                 return
             }
             let ids = try CheckRun.select([id])

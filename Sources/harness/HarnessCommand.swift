@@ -40,18 +40,18 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Maps errors to exit codes: 2 could not run, 1 ran and failed.
+/// Maps errors to exit codes: 2 could not run, 1 ran and failed, 130 interrupted.
 func reportedExit(for error: any Error) -> ExitCode {
     if let error = error as? HarnessError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        return ExitCode(error.exitCode)
+        return failure("\(error)", exitCode: error.exitCode)
     }
     if error is CancellationError {
-        FileHandle.standardError.write(Data("interrupted: everything this run made was removed\n".utf8))
+        let message = "interrupted: everything this run made was removed"
+        FileHandle.standardError.write(Data("\(message)\n".utf8))
+        if CLIOutput.wantsJSON { try? printJSON(JSONFailure(error: message, exitCode: 130)) }
         return ExitCode(130)
     }
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    return ExitCode(2)
+    return failure("\(error)", exitCode: 2)
 }
 
 @main
@@ -72,11 +72,18 @@ struct Up: AsyncParsableCommand {
             are named with their finding and not booted.
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(help: "How many nodes, 1 to 6.") var nodes = 6
+    // .unconditional: `--nodes -1` is a number to reject for its range, not a missing value.
+    @Option(parsing: .unconditional, help: "How many nodes, 1 to 6.") var nodes = 6
     @Flag(help: "Leave the cluster up; reach it with `harness ssh NODE`, remove it with `harness down`.") var keep = false
     @Option(help: "Command to run on every node once it is up.") var command = "echo \"$(hostname) $(uname -r)\""
     @Flag(help: "Boot the test cluster's NixOS configurations instead of fixture guests.") var nixos = false
     @OptionGroup var target: TargetOptions
+
+    func validate() throws {
+        try validateNodeCount(nodes)
+        try target.requireNixOS(nixos, command: "up")
+        try target.rejectLedger("up")
+    }
 
     func run() async throws {
         let logger = global.logger()
@@ -122,9 +129,15 @@ struct SSHCommand: AsyncParsableCommand {
             let kept = try KeptRun.find(in: StateDirectory(), runID: run)
             let endpoint = try kept.node(node)
             if command.isEmpty {
-                try openShell(kept: kept, endpoint: endpoint)
+                try await openShell(kept: kept, endpoint: endpoint)
             }
-            let result = try await NodeShell(kept: kept, endpoint: endpoint, logger: logger).exec(command.joined(separator: " "))
+            let result: ExecResult
+            do {
+                let shell = NodeShell(kept: kept, endpoint: endpoint, logger: logger)
+                result = try await shell.exec(command.joined(separator: " "))
+            } catch let error as HarnessError where error.cause is SSHError {
+                throw failure("\(error)", exitCode: Self.connectionFailed)
+            }
             FileHandle.standardOutput.write(Data(result.stdout.utf8))
             FileHandle.standardError.write(Data(result.stderr.utf8))
             throw ExitCode(result.exitStatus)
@@ -135,13 +148,28 @@ struct SSHCommand: AsyncParsableCommand {
         }
     }
 
+    /// No remote status came back: 255, as OpenSSH's client exits, so it cannot be taken
+    /// for the remote command's own failure.
+    static let connectionFailed: Int32 = 255
+
     /// An interactive shell wants a terminal, which OpenSSH's client does well: hand
-    /// over to it, with the pinned host key as its only known host.
-    func openShell(kept: KeptRun, endpoint: NodeEndpoint) throws -> Never {
+    /// over to it, with the pinned host key as its only known host. The node is asked
+    /// first, with the same pin and key: OpenSSH would fail without saying why.
+    func openShell(kept: KeptRun, endpoint: NodeEndpoint) async throws -> Never {
+        let key = try SSHKey.load(privateKeyAt: kept.keyPath)  // unreadable: a local problem, 2
+        do {
+            _ = try await SSHSession.connect(host: "127.0.0.1", port: endpoint.sshPort, key: key,
+                                             pinnedHostKey: endpoint.hostKey, timeout: 5)
+        } catch let error as SSHError {
+            throw failure("\(endpoint.name) of run \(kept.runID) does not answer over SSH (is the cluster still up? "
+                          + "`harness up --keep` starts one)\n  cause: \(error)", exitCode: Self.connectionFailed)
+        }
         let knownHosts = kept.directory.appendingPathComponent("known_hosts").path
         try "[127.0.0.1]:\(endpoint.sshPort) \(endpoint.hostKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
-        let args = ["ssh", "-q", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)", "-o", "UserKnownHostsFile=\(knownHosts)",
-                    "-o", "StrictHostKeyChecking=yes", "-o", "IdentitiesOnly=yes", "root@127.0.0.1"]
+        // LogLevel=ERROR rather than -q: quiet about the banner, not about a failure.
+        let args = ["ssh", "-o", "LogLevel=ERROR", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)",
+                    "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
+                    "-o", "IdentitiesOnly=yes", "root@127.0.0.1"]
         let cargs = args.map { strdup($0) } + [nil]
         execvp("ssh", cargs)
         FileHandle.standardError.write(Data("error: cannot run ssh: \(String(cString: strerror(errno))); install openssh-client, or pass a command after --\n".utf8))
@@ -175,17 +203,25 @@ struct BenchBoot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "boot", abstract: "Boot N nodes cold to SSH-ready three times; compare with a bare QEMU guest.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "How many nodes, 1 to 6.") var nodes = 6
-    @Option(help: "How many cold boots.") var repetitions = 3
+    @Option(parsing: .unconditional, help: "How many nodes, 1 to 6.") var nodes = 6
+    @Option(parsing: .unconditional, help: "How many cold boots, 1 to 20.") var repetitions = 3
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Boot the test cluster's NixOS configurations (see `harness up --help`); the baseline is node01's run-vm qemu line.") var nixos = false
     @OptionGroup var target: TargetOptions
+
+    func validate() throws {
+        try validateNodeCount(nodes)
+        guard (1...20).contains(repetitions) else {
+            throw ValidationError("--repetitions \(repetitions): give 1 to 20")
+        }
+        try target.requireNixOS(nixos, command: "bench boot")
+        try target.rejectLedger("bench boot")
+    }
 
     func run() async throws {
         let logger = global.logger()
         let (nodes, repetitions) = (self.nodes, self.repetitions)
         do {
-            guard (1...20).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…20") }
             let options = try await target.clusterOptions(nixos: nixos, count: nodes, logger: logger)
             let report = try await runCancellable {
                 try await BootBenchmark(options: options, repetitions: repetitions, logger: logger).run()
@@ -213,13 +249,18 @@ struct BenchEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Time `harness repro F5.2` and `harness check` against the bare `nix eval` they wrap.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Samples per figure (the median is reported).") var repetitions = 9
+    @Option(parsing: .unconditional, help: "Samples per figure, 1 to 100 (the median is reported).") var repetitions = 9
     @Flag(help: "Print the report as JSON.") var json = false
+
+    func validate() throws {
+        guard (1...100).contains(repetitions) else {
+            throw ValidationError("--repetitions \(repetitions): give 1 to 100")
+        }
+    }
 
     func run() async throws {
         let logger = global.logger()
         do {
-            guard (1...100).contains(repetitions) else { throw HarnessError(.badInput, "--repetitions must be 1…100") }
             let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let report = try await EvaluationBenchmark(home: try HarnessHome.locate(), harnessBinary: binary,
                                                        repetitions: repetitions, logger: logger).run()
@@ -236,6 +277,15 @@ struct BenchEval: AsyncParsableCommand {
 }
 
 extension TargetOptions {
+    /// Fixture guests have no NixOS configuration to take from a checkout, fixes or a lib.
+    func requireNixOS(_ nixos: Bool, command: String) throws {
+        let given = [("--repo", repo), ("--fix", fix), ("--nixpkgs-lib", nixpkgsLib)].filter { $0.1 != nil }.map(\.0)
+        guard !nixos, !given.isEmpty else { return }
+        let (verb, pronoun) = given.count == 1 ? ("chooses", "it") : ("choose", "them")
+        throw ValidationError("\(given.joined(separator: ", ")) \(verb) the NixOS configurations to boot, which only "
+                              + "`\(command) --nixos` uses: add --nixos, or leave \(pronoun) out for fixture guests")
+    }
+
     /// node01…nodeNN as fixture guests, or with `nixos` as the target's NixOS nodes.
     func clusterOptions(nixos: Bool, count: Int, logger: Logger) async throws -> ClusterOptions {
         nixos ? try await nixosClusterOptions(count: count, logger: logger) : try ClusterOptions(nodes: NodeSpec.fixture(count: count))
@@ -247,7 +297,9 @@ extension TargetOptions {
         _ = try NodeSpec.fixture(count: count)  // the same range check
         let (checkout, _) = try await prepare(home: try HarnessHome.locate())
         let key = try SSHKey.generateEd25519()
-        let provider = NixOSImageProvider(target: checkout, nix: try await Nix.locate(logger: logger))
+        let nix = try await Nix.locate(logger: logger)
+        try await checkLib(checkout, nix: nix)
+        let provider = NixOSImageProvider(target: checkout, nix: nix)
         let (image, failed) = try await NixOSImage.make(provider: provider, key: key, logger: logger)
         for node in failed {
             logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",

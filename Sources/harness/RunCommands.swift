@@ -9,15 +9,21 @@ import Runtime
 extension Fault: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
-func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool = false, logger: Logger,
+/// `lib`: a nixpkgs lib in place of the stand-in's (`--nixpkgs-lib`), for the plan and the NixOS nodes.
+func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool = false, lib: String? = nil,
+                        logger: Logger,
                         _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void) async throws -> (RunReport, URL) {
     let home = try HarnessHome.locate()
+    if let lib { try NixpkgsLib.checkDirectory(lib) }
     let nix = try await Nix.locate(logger: logger)
-    let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
+    // What RuntimeSession.plan does, with the lib put in.
+    let target = try await Target.miniature(home: home, fixes: fixes, lib: lib)
+    if let lib { try await NixpkgsLib.checkFlake(lib, target: target, nix: nix) }
+    let plan = try await ClusterPlan.evaluate(target, nix: nix)
     let dir = StateDirectory().newReportDirectory(what)
     RunLogFile.shared.open(dir.appendingPathComponent("harness.log"))
     defer { RunLogFile.shared.close() }
-    let nixosTarget = nixos ? try await Target.miniature(home: home, fixes: fixes) : nil
+    let nixosTarget = nixos ? target : nil
     let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir, nixos: nixosTarget)
     var report = RunReport(target: nixos ? "miniature (NixOS nodes)" : "miniature", fixes: fixes)
     report.unplanned = plan.unplanned
@@ -59,13 +65,20 @@ struct RunScenario: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(help: "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join.") var nixos = false
 
+    static let scenarios = ["bootstrap", "join", "failover", "all"]
+
+    func validate() throws {
+        guard Self.scenarios.contains(scenario) else {
+            throw ValidationError("unknown scenario `\(scenario)`: one of \(Self.scenarios.joined(separator: ", "))")
+        }
+        _ = try findingIDs(fix, option: "--fix")
+    }
+
     func run() async throws {
         let logger = global.logger()
-        let names = ["bootstrap", "join", "failover", "all"]
-        guard names.contains(scenario) else { throw reportedExit(for: HarnessError(.badInput, "unknown scenario `\(scenario)`: one of \(names.joined(separator: ", "))")) }
         let (scenario, fault, keep, nixos) = (self.scenario, self.fault, self.keep, self.nixos)
-        let fixes = fix.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         do {
+            let fixes = try findingIDs(fix, option: "--fix")
             let (report, dir) = try await runCancellable {
                 try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger) { session, plan, report in
                     let s = Scenarios(session: session, plan: plan)
@@ -102,13 +115,18 @@ func renderRun(_ report: RunReport, dir: URL) -> String {
     return out.joined(separator: "\n")
 }
 
-/// `harness repro` of a runtime finding: boots the cluster with F5 fixed.
-func reproRuntime(_ id: String, fixes extra: [String], json: Bool, keep: Bool, nixos: Bool = false, logger: Logger) async throws {
+/// `harness repro` of a runtime finding: boots the cluster with F5 fixed, judged by
+/// `--ledger`, on `--nixpkgs-lib` when given.
+func reproRuntime(_ id: String, target: TargetOptions, json: Bool, keep: Bool, nixos: Bool = false,
+                  logger: Logger) async throws {
     let home = try HarnessHome.locate()
+    let extra = try target.fixes
     let fixes = RuntimeChecks.baseFixes + extra.filter { !RuntimeChecks.baseFixes.contains($0) }
-    let ledger = try Ledger.load(home.defaultLedger).withResolved(extra)
+    let ledger = try target.loadLedger(home: home).withResolved(extra)
+    let lib = target.nixpkgsLib
     let (report, dir) = try await runCancellable {
-        try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "repro-\(id)-nixos" : "repro-\(id)", nixos: nixos, logger: logger) { session, plan, report in
+        try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "repro-\(id)-nixos" : "repro-\(id)",
+                                     nixos: nixos, lib: lib, logger: logger) { session, plan, report in
             let start = session.now
             var verdict = try await RuntimeChecks(session: session, plan: plan).decide(id)
             verdict.seconds = session.now - start
@@ -127,6 +145,8 @@ struct Plan: AsyncParsableCommand {
     @OptionGroup var target: TargetOptions
     @Flag(help: "Print JSON.") var json = false
 
+    func validate() throws { try target.rejectLedger("plan") }
+
     struct NodeOut: Encodable {
         let node: String
         let projection: NixOSNode?
@@ -143,6 +163,7 @@ struct Plan: AsyncParsableCommand {
             let home = try HarnessHome.locate()
             let nix = try await Nix.locate(logger: logger)
             let (checkout, _) = try await target.prepare(home: home)
+            try await target.checkLib(checkout, nix: nix)
             let provider = NixOSImageProvider(target: checkout, nix: nix)
             let runDir = StateDirectory().root.appendingPathComponent("runs/phc-RUNID")
             let projected = try await provider.project(publicKey: "ssh-ed25519 RUN-KEY harness")
