@@ -40,7 +40,10 @@ extension Scenarios {
             try await r.step("steady writes from \(Self.client)") {
                 // No writer of an earlier run may write into this run's log.
                 try await client.succeed("\(Self.stopWriter); rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 & echo $! > /run/phc-writer.pid)")
-                let done = try await session.waitFor("\(Self.client)'s first acknowledged write", node: Self.client, seconds: 20) { () -> Int? in
+                let done = try await session.waitFor(
+                    "\(Self.client)'s first acknowledged write", node: Self.client, seconds: 20,
+                    showing: { await Self.writerLogTail(client) }
+                ) { () -> Int? in
                     let n = Int(try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
                     return n >= 3 ? n : nil
                 }
@@ -153,6 +156,12 @@ extension Scenarios {
             }
         }
         return (r.result, history)
+    }
+
+    /// The writer's last lines, for a wait on it that runs out.
+    static func writerLogTail(_ client: Node) async -> String? {
+        guard let r = try? await client.exec("tail -n 15 /run/phc-writer.log", timeout: 10) else { return nil }
+        return "the writer's log (/run/phc-writer.log on \(client.name)), last lines:\n\(r.stdout)\(r.stderr)"
     }
 
     /// Ends the client's writer, if one runs (its PID file says which).

@@ -145,28 +145,47 @@ public final class RuntimeSession: Sendable {
 
     public func node(_ name: String) throws -> Node { try cluster.node(name) }
 
-    /// Polls `body` until it returns a value, at most `seconds` (scaled for TCG).
+    /// Polls `body` until it returns a value, at most `seconds` (scaled for TCG). When
+    /// it runs out, the message shows what was awaited, the last output of what the body
+    /// polled (every adapter call it made is recorded), what `showing` prints (e.g. the
+    /// log of the process awaited), and the node's last console lines.
     public func waitFor<T: Sendable>(_ what: String, node: String? = nil, seconds: Double,
+                                     showing: (() async -> String?)? = nil,
                                      _ body: () async throws -> T?) async throws -> T {
         let limit = seconds * cluster.timeoutScale
         let start = clock.now
         var lastError = ""
+        let polled = PollLog()
         while (clock.now - start).seconds < limit {
             try Task.checkCancellation()
-            do { if let value = try await body() { return value } } catch let aborted as WaitAborted {
+            do {
+                if let value = try await PollLog.$current.withValue(polled, operation: body) { return value }
+            } catch let aborted as WaitAborted {
                 throw HarnessError(.failure, aborted.description)
             } catch { lastError = " (last error: \(error))" }
             try await Task.sleep(for: .milliseconds(300))
         }
         var message = "waited \(Int(limit)) s for \(what)\(lastError)"
+        if let last = polled.last { message += "\nlast output of what it polled: \(last)" }
+        if let showing, let shown = await showing(), !shown.isEmpty { message += "\n\(shown)" }
         if let node, let n = try? cluster.node(node) { message += "\nlast console lines of \(node):\n\(n.console.formattedTail(15))" }
         throw HarnessError(.timeout, message)
     }
 
-    /// The adapter's verdict on a node, nil when it fails.
+    /// The adapter's verdict on a node, nil when it fails. Inside `waitFor`, what it
+    /// printed is kept for the message if the wait runs out.
     public func adapter(_ node: String, _ args: String, timeout: Double = 15) async -> String? {
-        guard let n = try? cluster.node(node), let r = try? await n.exec("adapter \(args)", timeout: timeout), r.exitStatus == 0 else { return nil }
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let n = try? cluster.node(node) else { return nil }
+        let result: ExecResult
+        do { result = try await n.exec("adapter \(args)", timeout: timeout) } catch {
+            PollLog.current?.record("`adapter \(args)` on \(node): \(error)")
+            return nil
+        }
+        let stdout = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        PollLog.current?.record(
+            "`adapter \(args)` on \(node) exited \(result.exitStatus): "
+                + "\(stdout.suffix(400))\(result.stderr.isEmpty ? "" : " (stderr: \(result.stderr.suffix(400)))")")
+        return result.exitStatus == 0 ? stdout : nil
     }
 
     /// What `systemctl is-active` says of a unit on a node.
@@ -190,4 +209,23 @@ public final class RuntimeSession: Sendable {
 /// Thrown by a `waitFor` body when waiting longer cannot help (a unit failed).
 struct WaitAborted: Error, CustomStringConvertible {
     let description: String
+}
+
+/// What a wait's body last saw, so that a wait that runs out can show it.
+final class PollLog: @unchecked Sendable {
+    @TaskLocal static var current: PollLog?
+    private let lock = NSLock()
+    private var text: String?
+
+    func record(_ output: String) {
+        lock.lock()
+        text = output
+        lock.unlock()
+    }
+
+    var last: String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return text
+    }
 }
