@@ -79,9 +79,39 @@ public struct FailoverHistory: Sendable, Codable {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw HistoryError(message: "no history at \(url.path)")
         }
-        do { return try JSONDecoder().decode(FailoverHistory.self, from: data) } catch {
+        let history: FailoverHistory
+        do { history = try JSONDecoder().decode(FailoverHistory.self, from: data) } catch {
             throw HistoryError(message: "\(url.path) is not a failover history: \(error)")
         }
+        if let problem = history.inconsistency {
+            throw HistoryError(message: "\(url.path) cannot be judged: \(problem)")
+        }
+        return history
+    }
+
+    /// What makes the history impossible (so no verdict on it means anything), or nil.
+    public var inconsistency: String? {
+        func bad(_ t: Double) -> Bool { !t.isFinite || t < 0 }
+        if !electionTimeout.isFinite || electionTimeout <= 0 {
+            return "its electionTimeout is \(electionTimeout); it must be a positive number of seconds"
+        }
+        if !timeScale.isFinite || timeScale <= 0 { return "its timeScale is \(timeScale); it must be positive" }
+        for (i, f) in faults.enumerated() {
+            if bad(f.injected) { return "fault \(i + 1) (\(f.kind) on \(f.node)) was injected at \(f.injected) s" }
+            if let c = f.confirmed, bad(c) || c < f.injected {
+                return "fault \(i + 1) (\(f.kind) on \(f.node)) was confirmed at \(c) s, before its injection at \(f.injected) s"
+            }
+            if let h = f.healed, bad(h) || h < f.injected {
+                return "fault \(i + 1) (\(f.kind) on \(f.node)) was healed at \(h) s, before its injection at \(f.injected) s"
+            }
+        }
+        for (i, op) in operations.enumerated() where bad(op.invoke) || bad(op.complete) || op.complete < op.invoke {
+            return "operation \(i + 1) (\(op.key)) completes at \(op.complete) s, before its invocation at \(op.invoke) s"
+        }
+        if let o = observations.first(where: { bad($0.time) || $0.term < 0 }) {
+            return "an observation of \(o.node) has time \(o.time) s and term \(o.term)"
+        }
+        return nil
     }
 
     /// Parses the adapter's `elections` output: "TERM LEADER" lines.

@@ -5,13 +5,6 @@ import Runtime
 
 extension ModelName: ExpressibleByArgument {}
 
-/// What `check-history` prints with `--json` when it could not decide: an error
-/// object, so a pipeline always gets JSON.
-struct CommandFailure: Encodable {
-    var valid = "unknown"
-    var error: String
-}
-
 struct CheckHistory: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-history",
@@ -28,8 +21,9 @@ struct CheckHistory: AsyncParsableCommand {
     @Argument(help: "A history.edn, or a history-failover-<fault>.json.") var file: String
     @Option(help: "cas-register (read, write, cas) or kv (get, put, append); default: from the functions used.")
     var model: ModelName?
-    @Option(help: "Seconds to search before answering unknown.") var timeLimit = 300.0
-    @Option(help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
+    @Option(parsing: .unconditional, help: "Seconds to search before answering unknown.") var timeLimit = 300.0
+    @Option(
+        parsing: .unconditional, help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
     var electionBoundFactor = 10.0
     @Flag(help: "Print the verdict as JSON.") var json = false
 
@@ -50,10 +44,7 @@ struct CheckHistory: AsyncParsableCommand {
         } catch let code as ExitCode {
             throw code
         } catch {
-            let message = (error as? ValidationFailure)?.message ?? "\(file): \(error)"
-            if json { try printJSON(CommandFailure(error: message)) }
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            throw ExitCode(2)
+            throw failure((error as? ValidationFailure)?.message ?? "\(file): \(error)", exitCode: 2)
         }
     }
 
@@ -151,7 +142,7 @@ struct BenchCheckHistory: AsyncParsableCommand {
     @Argument(help: "A directory of history.edn files.") var directory: String?
     @Option(help: "Operations in the synthetic kv history (0: none).") var syntheticOperations = 100_000
     @Option(help: "Keys in the synthetic kv history.") var syntheticKeys = 100
-    @Option(help: "Seconds per history before answering unknown.") var timeLimit = 300.0
+    @Option(parsing: .unconditional, help: "Seconds per history before answering unknown.") var timeLimit = 300.0
     @Flag(help: "Print the report as JSON.") var json = false
 
     struct FileResult: Encodable {
@@ -215,10 +206,7 @@ struct BenchCheckHistory: AsyncParsableCommand {
         } catch let code as ExitCode {
             throw code
         } catch {
-            let message = (error as? ValidationFailure)?.message ?? "\(error)"
-            if json { try printJSON(CommandFailure(error: message)) }
-            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-            throw ExitCode(2)
+            throw failure((error as? ValidationFailure)?.message ?? "\(error)", exitCode: 2)
         }
     }
 

@@ -60,6 +60,19 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertEqual(try History.parse(good.edn()).operations.count, good.operations.count)
     }
 
+    func testImpossibleHistoriesAreRefused() {
+        XCTAssertNil(good().inconsistency)
+        var early = good()
+        early.faults[0].healed = early.faults[0].injected - 50
+        XCTAssertTrue(early.inconsistency?.contains("healed at -40.0 s, before its injection") ?? false)
+        var negative = good()
+        negative.electionTimeout = -1
+        XCTAssertTrue(negative.inconsistency?.contains("electionTimeout is -1.0") ?? false)
+        var nan = good()
+        nan.operations[0].complete = .nan
+        XCTAssertNotNil(nan.inconsistency)
+    }
+
     func testUnknownWriteMayGoEitherWay() {
         var h = good()
         for node in h.finalKeys.keys { h.finalKeys[node]!.append("w/11") }

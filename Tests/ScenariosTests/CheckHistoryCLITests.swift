@@ -74,7 +74,7 @@ final class CheckHistoryCLITests: XCTestCase {
         XCTAssertTrue(out.stderr.contains("line 7"), out.stderr)
         XCTAssertTrue(out.stderr.contains("truncated"), out.stderr)
         let j = try json(try await cli([url.path, "--json"]))
-        XCTAssertEqual(j["valid"] as? String, "unknown")
+        XCTAssertEqual(j["exitCode"] as? Int, 2)
         XCTAssertTrue((j["error"] as? String ?? "").contains("line 7"))
 
         let mixed = try file("mixed.edn", "{:process 0, :type :invoke, :f :append, :value \"a\"}\n"
@@ -99,7 +99,7 @@ final class CheckHistoryCLITests: XCTestCase {
         let out = try await cli([url.path])
         XCTAssertEqual(out.status, 1, "no fault was injected: the check fails")
         XCTAssertTrue(out.stdout.contains("FAIL fault took effect: no fault was injected"), out.stdout)
-        let bad = try await cli([url.path, "--election-bound-factor=-5"])
+        let bad = try await cli([url.path, "--election-bound-factor", "-5"])
         XCTAssertEqual(bad.status, 2)
     }
 }
