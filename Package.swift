@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "Nix", dependencies: ["HostCommand", .product(name: "Logging", package: "swift-log")]),
         // Pure history checkers: Jepsen's history format, WGL over sequential models.
         .target(name: "Linearizability", dependencies: ["Blocking"]),
+        // Clients and workloads that drive a cluster from the host (through forwards).
+        .target(name: "Workloads", dependencies: ["Linearizability", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Harness",
@@ -34,7 +36,7 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
-            dependencies: ["Harness", "Findings", "Runtime", "Linearizability", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Harness", "Findings", "Runtime", "Linearizability", "Workloads", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
@@ -46,6 +48,6 @@ let package = Package(
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", .product(name: "Logging", package: "swift-log")]),
     ]
 )

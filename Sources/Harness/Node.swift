@@ -18,6 +18,10 @@ public actor Node {
     private var hostKey: String?
     public private(set) var sshPort: Int?
     public private(set) var domainXML: String?
+    /// Extra 127.0.0.1 forwards on the management NIC (guest port → host port), kept
+    /// across restarts: a client reaches the guest's service there, never through the
+    /// cluster network.
+    private var forwards: [Int: Int] = [:]
     /// When SSH first answered in the latest start, from that start.
     public private(set) var readySeconds: Double?
     private var startedAt: ContinuousClock.Instant?
@@ -61,6 +65,9 @@ public actor Node {
                 domain = try await context.connection.createDomain(xml: definition)
                 sshPort = port
                 domainXML = definition
+                for (guestPort, hostPort) in forwards.sorted(by: { $0.key < $1.key }) {
+                    try await addForward(guestPort: guestPort, hostPort: hostPort)
+                }
                 try? definition.write(to: context.directory.appendingPathComponent("\(spec.name).xml"), atomically: true, encoding: .utf8)
                 context.logger.debug("started", metadata: ["node": "\(spec.name)", "port": "\(port)"])
                 return
@@ -72,6 +79,36 @@ public actor Node {
             }
         }
         throw HarnessError(.node, "\(spec.name): no free 127.0.0.1 port for the SSH forward after 5 tries", cause: lastError)
+    }
+
+    /// The 127.0.0.1 port forwarded to `guestPort` on the management NIC, added on first
+    /// use through QEMU's monitor (`hostfwd_add`) and again after every start. The host
+    /// port stays the same for the node's life, so clients keep their address.
+    public func forward(guestPort: Int) async throws -> Int {
+        if let port = forwards[guestPort] { return port }
+        var lastError: (any Error)?
+        for _ in 0..<5 {
+            let port = try LoopbackPort.free()
+            do {
+                if domain != nil { try await addForward(guestPort: guestPort, hostPort: port) }
+                forwards[guestPort] = port
+                return port
+            } catch {
+                lastError = error  // the port was taken meanwhile: another
+            }
+        }
+        throw HarnessError(.node, "\(spec.name): no 127.0.0.1 port could be forwarded to its port \(guestPort)",
+                           cause: lastError)
+    }
+
+    private func addForward(guestPort: Int, hostPort: Int) async throws {
+        let domain = try libvirtDomain()
+        // The management NIC is the user-mode netdev `mgmt` in every guest image.
+        let reply = try await domain.qemuMonitorCommand("hostfwd_add mgmt tcp:127.0.0.1:\(hostPort)-:\(guestPort)")
+        let text = reply.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.isEmpty else {
+            throw HarnessError(.node, "\(spec.name): QEMU refused the forward 127.0.0.1:\(hostPort) → \(guestPort): \(text)")
+        }
     }
 
     /// Waits until the guest accepts SSH with the run's key and the host key it

@@ -196,7 +196,7 @@ struct Down: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self, BenchCheckHistory.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self, BenchCheckHistory.self, BenchWorkload.self])
 }
 
 struct BenchBoot: AsyncParsableCommand {

@@ -4,6 +4,8 @@ import Harness
 import Logging
 import Nix
 @testable import Runtime
+import Linearizability
+import Workloads
 import XCTest
 
 /// One cluster for every runtime test of this process: booted on first use,
@@ -99,6 +101,31 @@ final class RuntimeScenarioTests: XCTestCase {
     /// A link that carries no traffic after link up is repaired step by step, each
     /// failed step shown with the NIC's state. Here the guest's own interface is down,
     /// which only the last step, a reset of the guest's NIC, undoes.
+    /// Clients in the harness, through each member's 127.0.0.1 forward: a dense
+    /// concurrent cas-register history that the checker finds linearizable.
+    func testCASRegisterFromTheHostIsLinearizable() async throws {
+        let s = try await scenarios()
+        _ = try await run { try await s.bootstrap() }
+        let session = try await SharedCluster.shared.session()
+        var clients: [EtcdGatewayClient] = []
+        for name in Scenarios.founders {
+            let port = try await session.node(name).forward(guestPort: 2379)
+            clients.append(EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(port)")!))
+        }
+        let workload = CASRegisterWorkload(
+            generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1), keys: 3,
+            prefix: "test-\(UUID().uuidString.prefix(8))")
+        let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger)
+        try history.edn().write(
+            to: session.artifacts.appendingPathComponent("history-cas-register.edn"), atomically: true, encoding: .utf8)
+        let ok = history.operations.filter { $0.status == .ok }.count
+        XCTAssertGreaterThan(ok, 100, "acknowledged operations in 15 s from 6 clients")
+        XCTAssertTrue(Set(history.operations.map(\.f)).isSuperset(of: ["read", "write", "cas"]))
+        let result = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 120)
+        XCTAssertEqual(result.validity, .valid, result.anomaly?.explanation ?? "")
+        XCTAssertEqual(result.keys, 3)
+    }
+
     func testAHealedLinkThatCarriesNoTrafficIsRepaired() async throws {
         let s = try await scenarios()
         let node = try s.session.node("node03")

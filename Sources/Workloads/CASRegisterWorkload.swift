@@ -1,0 +1,171 @@
+import Foundation
+import Linearizability
+import Logging
+
+/// How hard a workload drives the cluster.
+public struct Generator: Sendable, Codable {
+    /// Clients at once, each with one operation in flight (Jepsen's workers).
+    public var concurrency: Int
+    /// Operations per second over all clients; 0 for as fast as they go.
+    public var rate: Double
+    public var duration: Double
+    public var seed: UInt64
+
+    public init(concurrency: Int, rate: Double, duration: Double, seed: UInt64) {
+        self.concurrency = concurrency
+        self.rate = rate
+        self.duration = duration
+        self.seed = seed
+    }
+}
+
+/// Records events as they happen, on the host's monotonic clock (nanoseconds from the
+/// workload's start). The time is taken under the lock, so the order of events is their
+/// real-time order: an operation completed before another was invoked comes first.
+final class HistoryRecorder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [HistoryEvent] = []
+    private let start = ContinuousClock.now
+
+    func record(_ event: HistoryEvent) {
+        lock.lock()
+        var e = event
+        let elapsed = ContinuousClock.now - start
+        e.time = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        e.index = Int64(events.count)
+        events.append(e)
+        lock.unlock()
+    }
+
+    var all: [HistoryEvent] {
+        lock.lock()
+        defer { lock.unlock() }
+        return events
+    }
+
+    /// ok, info and fail completions so far.
+    func counts() -> (ok: Int, info: Int, fail: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        var c = (ok: 0, info: 0, fail: 0)
+        for e in events {
+            switch e.kind {
+            case .ok: c.ok += 1
+            case .info: c.info += 1
+            case .fail: c.fail += 1
+            case .invoke: break
+            }
+        }
+        return c
+    }
+}
+
+/// Jepsen's register workload: read, write and cas on `keys` independent registers,
+/// values 0…4, through every member's client port; checked with the cas-register model.
+/// Keys carry the workload's own prefix, so each register starts absent (nil).
+public struct CASRegisterWorkload: Sendable {
+    public var generator: Generator
+    public var keys: Int
+    public var prefix: String
+    public var consistency: ReadConsistency
+
+    public init(generator: Generator, keys: Int = 5, prefix: String, consistency: ReadConsistency = .linearizable) {
+        self.generator = generator
+        self.keys = keys
+        self.prefix = prefix
+        self.consistency = consistency
+    }
+
+    /// Runs the clients (client i talks to member i mod n) and returns the history.
+    /// Progress goes to `logger` every `progressEvery` seconds.
+    public func run(clients: [EtcdGatewayClient], logger: Logger, progressEvery: Double = 5) async -> History {
+        let recorder = HistoryRecorder()
+        let g = generator
+        let interval = g.rate > 0 ? Double(g.concurrency) / g.rate : 0
+        let end = ContinuousClock.now + .milliseconds(Int64(g.duration * 1000))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var last = (ok: 0, info: 0, fail: 0)
+                while ContinuousClock.now < end {
+                    try? await Task.sleep(for: .milliseconds(Int64(progressEvery * 1000)))
+                    let c = recorder.counts()
+                    let rate = Double(c.ok + c.info + c.fail - last.ok - last.info - last.fail) / progressEvery
+                    logger.info(
+                        "workload",
+                        metadata: ["ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
+                                   "fail": "\(c.fail)"])
+                    last = c
+                }
+            }
+            for worker in 0..<g.concurrency {
+                let client = clients[worker % clients.count]
+                group.addTask {
+                    var rng = SplitMix64(seed: g.seed &+ UInt64(worker) &* 0x9E37_79B9)
+                    var process = Int64(worker)
+                    var next = ContinuousClock.now
+                    while ContinuousClock.now < end && !Task.isCancelled {
+                        if interval > 0 {
+                            next = next + .milliseconds(Int64(interval * 1000))
+                            try? await Task.sleep(until: next, clock: .continuous)
+                        }
+                        let retired = await operation(&rng, process: process, client: client, recorder: recorder)
+                        // A process whose operation's outcome is unknown never invokes again (Jepsen).
+                        if retired { process += Int64(g.concurrency) }
+                    }
+                }
+            }
+        }
+        // Every invocation has its completion: nothing is left open.
+        return (try? History(events: recorder.all)) ?? (try! History(events: []))
+    }
+
+    /// One operation, recorded; true when its outcome is unknown.
+    func operation(_ rng: inout SplitMix64, process: Int64, client: EtcdGatewayClient, recorder: HistoryRecorder)
+        async -> Bool
+    {
+        let keyNumber = Int(rng.next() % UInt64(max(keys, 1)))
+        let key = "\(prefix)/r\(keyNumber)"
+        let ednKey = EDNValue.int(Int64(keyNumber))
+        let p = HistoryEvent.Process.client(process)
+        func event(_ kind: HistoryEvent.Kind, _ f: String, _ value: EDNValue) -> HistoryEvent {
+            HistoryEvent(process: p, kind: kind, f: f, key: ednKey, value: value)
+        }
+        func value(_ text: String?) -> EDNValue { text.flatMap { Int64($0) }.map(EDNValue.int) ?? .null }
+        switch rng.next() % 3 {
+        case 0:
+            recorder.record(event(.invoke, "read", .null))
+            do {
+                let v = try await client.get(key, consistency: consistency)
+                recorder.record(event(.ok, "read", value(v)))
+            } catch {
+                recorder.record(event(.fail, "read", .null))  // a read that failed changed nothing
+            }
+            return false
+        case 1:
+            let v = EDNValue.int(Int64(rng.next() % 5))
+            recorder.record(event(.invoke, "write", v))
+            do {
+                try await client.put(key, "\(v)")
+                recorder.record(event(.ok, "write", v))
+                return false
+            } catch {
+                recorder.record(event(error.notApplied ? .fail : .info, "write", v))
+                return !error.notApplied
+            }
+        default:
+            let old = Int64(rng.next() % 5), new = Int64(rng.next() % 5)
+            let pair = EDNValue.vector([.int(old), .int(new)])
+            recorder.record(event(.invoke, "cas", pair))
+            do {
+                let swapped = try await client.compareAndSet(key, old: "\(old)", new: "\(new)")
+                recorder.record(event(swapped ? .ok : .fail, "cas", pair))
+                return false
+            } catch {
+                // Not :fail even when it never got there: the model reads a :fail cas as
+                // "the compare failed", an observation of the register.
+                recorder.record(event(.info, "cas", pair))
+                return true
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Why a client operation did not complete: whether the store may have applied it
+/// decides between Jepsen's :fail (it did not) and :info (it may have).
+public struct ClientError: Error, Sendable, CustomStringConvertible {
+    /// True when the request certainly never reached the store (no connection).
+    public var notApplied: Bool
+    public var message: String
+    public var description: String { message }
+}
+
+/// Read consistency of a get: linearizable goes through Raft's read index on the
+/// leader; serializable answers from the member's local copy, which may be stale.
+public enum ReadConsistency: String, Sendable, CaseIterable, Codable {
+    case linearizable, serializable
+}
+
+/// The miniature's client: etcd's v3 JSON gateway (`/v3/kv/range`, `/v3/kv/put`,
+/// `/v3/kv/txn` for compare-and-set, `/v3/maintenance/status`, `/v3/cluster/member/list`)
+/// over keep-alive HTTP, from the host through a member's 127.0.0.1 forward.
+public final class EtcdGatewayClient: Sendable {
+    public let endpoint: URL
+    public let timeout: Double
+    private let session: URLSession
+
+    public init(endpoint: URL, timeout: Double = 5, connections: Int = 32) {
+        self.endpoint = endpoint
+        self.timeout = timeout
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = connections
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.urlCache = nil
+        session = URLSession(configuration: configuration)
+    }
+
+    deinit { session.finishTasksAndInvalidate() }
+
+    static func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
+
+    static func text(_ b64: Any?) -> String? {
+        guard let s = b64 as? String, let data = Data(base64Encoded: s) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The value of `key`, nil when it is absent.
+    public func get(_ key: String, consistency: ReadConsistency = .linearizable) async throws(ClientError) -> String? {
+        var body: [String: Any] = ["key": Self.b64(key)]
+        if consistency == .serializable { body["serializable"] = true }
+        let reply = try await call("/v3/kv/range", body)
+        guard let kvs = reply["kvs"] as? [[String: Any]], let first = kvs.first else { return nil }
+        return Self.text(first["value"]) ?? ""
+    }
+
+    public func put(_ key: String, _ value: String) async throws(ClientError) {
+        _ = try await call("/v3/kv/put", ["key": Self.b64(key), "value": Self.b64(value)])
+    }
+
+    /// Sets `key` to `new` if it holds `old`; whether it did.
+    public func compareAndSet(_ key: String, old: String, new: String) async throws(ClientError) -> Bool {
+        let reply = try await call(
+            "/v3/kv/txn",
+            [
+                "compare": [["key": Self.b64(key), "result": "EQUAL", "target": "VALUE", "value": Self.b64(old)]],
+                "success": [["request_put": ["key": Self.b64(key), "value": Self.b64(new)]]],
+            ])
+        // proto3's JSON leaves out a false `succeeded`.
+        return reply["succeeded"] as? Bool ?? false
+    }
+
+    /// This member's view: its id, the leader's id and the Raft term.
+    public func status() async throws(ClientError) -> (member: String, leader: String, term: Int) {
+        let reply = try await call("/v3/maintenance/status", [:])
+        let header = reply["header"] as? [String: Any]
+        return (
+            "\(header?["member_id"] ?? "")", "\(reply["leader"] ?? "")",
+            Int("\(reply["raft_term"] ?? reply["raftTerm"] ?? header?["raft_term"] ?? "0")") ?? 0
+        )
+    }
+
+    /// The members' names.
+    public func memberNames() async throws(ClientError) -> [String] {
+        let reply = try await call("/v3/cluster/member/list", [:])
+        return (reply["members"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+    }
+
+    func call(_ path: String, _ body: [String: Any]) async throws(ClientError) -> [String: Any] {
+        var request = URLRequest(url: endpoint.appendingPathComponent(path))
+        request.httpMethod = "POST"
+        request.timeoutInterval = timeout
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        do { request.httpBody = try JSONSerialization.data(withJSONObject: body) } catch {
+            throw ClientError(notApplied: true, message: "cannot encode the request: \(error)")
+        }
+        let data: Data
+        let response: URLResponse
+        do { (data, response) = try await session.data(for: request) } catch {
+            let code = (error as? URLError)?.code
+            // Only a connection never made is certain not to have reached the store.
+            let refused = code == .cannotConnectToHost || code == .cannotFindHost
+            throw ClientError(notApplied: refused, message: "\(endpoint.host ?? ""):\(endpoint.port ?? 0)\(path): \(error)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        guard status == 200, let object, object["error"] == nil else {
+            let text = object.map { "\($0["message"] ?? $0["error"] ?? "")" } ?? String(decoding: data.prefix(300), as: UTF8.self)
+            throw ClientError(notApplied: false, message: "\(path): HTTP \(status): \(text)")
+        }
+        return object
+    }
+}
