@@ -46,6 +46,10 @@ let package = Package(
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        // Against a real etcd on the host's loopback.
+        .testTarget(
+            name: "WorkloadsTests",
+            dependencies: ["Workloads", "Linearizability", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", .product(name: "Logging", package: "swift-log")]),

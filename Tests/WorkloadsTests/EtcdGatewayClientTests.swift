@@ -1,0 +1,115 @@
+import Foundation
+import HostCommand
+import Linearizability
+import Logging
+import Workloads
+import XCTest
+
+/// The gateway client and the cas-register workload against a real etcd (Debian's, as
+/// in the guests) on the host's loopback: no VM needed to prove the protocol.
+final class EtcdGatewayClientTests: XCTestCase {
+    var etcd: ChildProcess?
+    var dir: URL!
+    var client: EtcdGatewayClient!
+
+    override func setUp() async throws {
+        guard let binary = HostCommand.resolve("etcd") else {
+            XCTFail("etcd is not installed: Images/setup.sh installs it (Debian's etcd-server)")
+            throw XCTSkip("no etcd")
+        }
+        dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-etcd-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let client = try Self.freePort(), peer = try Self.freePort()
+        etcd = try ChildProcess.spawn(
+            binary,
+            ["--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
+             "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls", "http://127.0.0.1:\(client)",
+             "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)",
+             "--initial-cluster", "solo=http://127.0.0.1:\(peer)", "--log-level", "error"],
+            stderr: .file(dir.appendingPathComponent("etcd.log").path))
+        self.client = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(client)")!, timeout: 5)
+        // Bounded: etcd answers in well under a second here; 60 s for a loaded host.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if (try? await self.client.status()) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = (try? String(contentsOf: dir.appendingPathComponent("etcd.log"), encoding: .utf8)) ?? ""
+        XCTFail("etcd did not answer on 127.0.0.1:\(client) within 60 s; its log:\n\(log.suffix(2000))")
+    }
+
+    override func tearDown() async throws {
+        await etcd?.terminateGroup()
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) == 0 && getsockname(fd, $0, &size) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    func testReadWriteCompareAndSet() async throws {
+        let absent = try await client.get("k")
+        XCTAssertNil(absent)
+        try await client.put("k", "1")
+        let one = try await client.get("k"), stale = try await client.get("k", consistency: .serializable)
+        XCTAssertEqual(one, "1")
+        XCTAssertEqual(stale, "1")
+        let refused = try await client.compareAndSet("k", old: "2", new: "3")
+        XCTAssertFalse(refused)
+        let unchanged = try await client.get("k")
+        XCTAssertEqual(unchanged, "1")
+        let swapped = try await client.compareAndSet("k", old: "1", new: "3")
+        XCTAssertTrue(swapped)
+        let three = try await client.get("k")
+        XCTAssertEqual(three, "3")
+        let status = try await client.status()
+        XCTAssertEqual(status.member, status.leader, "a single member leads itself")
+        XCTAssertGreaterThan(status.term, 0)
+        let names = try await client.memberNames()
+        XCTAssertEqual(names, ["solo"])
+    }
+
+    func testAnUnreachableMemberIsNotApplied() async throws {
+        let gone = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(try Self.freePort())")!, timeout: 2)
+        do {
+            try await gone.put("k", "1")
+            XCTFail("a put to a closed port succeeded")
+        } catch {
+            XCTAssertTrue(error.notApplied, error.message)
+        }
+    }
+
+    /// Ten clients at once, a few seconds: a dense history, linearizable, with every
+    /// function; the same history with one read changed is not.
+    func testTheCASRegisterWorkloadMakesALinearizableHistory() async throws {
+        let workload = CASRegisterWorkload(
+            generator: Generator(concurrency: 10, rate: 0, duration: 4, seed: 3), keys: 3, prefix: "w")
+        let history = await workload.run(clients: [client], logger: Logger(label: "workload-test"))
+        let ok = history.operations.filter { $0.status == .ok }
+        XCTAssertGreaterThan(ok.count, 100)
+        XCTAssertEqual(Set(history.operations.map(\.f)), ["read", "write", "cas"])
+        XCTAssertTrue(history.operations.contains { $0.f == "cas" && $0.status == .fail }, "some compares fail")
+        let concurrent = history.events.indices.contains { i in
+            i > 0 && history.events[i].kind == .invoke && history.events[i - 1].kind == .invoke
+        }
+        XCTAssertTrue(concurrent, "operations overlap")
+        let valid = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 60)
+        XCTAssertEqual(valid.validity, .valid, valid.anomaly?.explanation ?? "")
+
+        var events = history.events
+        let read = try XCTUnwrap(events.lastIndex { $0.kind == .ok && $0.f == "read" })
+        events[read].value = .int(99)
+        let broken = try await HistoryCheck.run(try History(events: events), model: .casRegister, timeLimit: 60)
+        XCTAssertEqual(broken.validity, .invalid)
+    }
+}
