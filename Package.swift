@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "Linearizability", dependencies: ["Blocking"]),
         // Clients and workloads that drive a cluster from the host (through forwards).
         .target(name: "Workloads", dependencies: ["Linearizability", .product(name: "Logging", package: "swift-log")]),
+        // Faults the guests cannot see: partitions on the host's bridge, and their probes.
+        .target(name: "Nemesis", dependencies: ["Harness"]),
         .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Harness",
@@ -42,10 +44,11 @@ let package = Package(
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         // Real libvirtd, QEMU and libssh: boots fixture nodes; depends on the CLI so it
         // can kill a real `harness` process mid-boot.
-        .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", "Nemesis", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "NemesisTests", dependencies: ["Nemesis", "Harness", "Libvirt"]),
         // Against a real etcd on the host's loopback.
         .testTarget(
             name: "WorkloadsTests",

@@ -7,6 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iptables tini  # hypervisor
+  nftables                                                                      # partitions on the bridge
   libvirt-dev libssh-dev pkg-config                                             # C libraries the package links
   nix-bin                                                                       # evaluates the monorepo
   linux-image-cloud-amd64 busybox-static dropbear-bin etcd-server etcd-client jq # the fixture guest

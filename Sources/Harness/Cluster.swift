@@ -41,6 +41,8 @@ public final class Cluster: Sendable {
     public let directory: URL
     public let nodes: [Node]
     public let accelerator: DomainXML.Accelerator
+    /// The run's partitions and packet loss, on the host's bridge.
+    public let firewall: BridgeFirewall
     let context: RunContext
     let network: Network
     private let lock: RunLock
@@ -53,6 +55,7 @@ public final class Cluster: Sendable {
         self.network = network
         self.lock = lock
         self.nodes = nodes
+        self.firewall = BridgeFirewall(runID: context.runID, owner: context.owner, logger: context.logger)
     }
 
     public var logger: Logger { context.logger }
@@ -169,6 +172,9 @@ public final class Cluster: Sendable {
         }
         do { try await network.remove() } catch {
             logger.error("network removal failed", metadata: ["error": "\(error)"])
+        }
+        do { try await firewall.clear() } catch {
+            logger.error("bridge rules removal failed", metadata: ["table": "\(firewall.table)", "error": "\(error)"])
         }
         try? FileManager.default.removeItem(at: directory)
         times.totalSeconds = (ContinuousClock.now - start).seconds

@@ -288,6 +288,15 @@ public actor Node {
         return try await domain.state()
     }
 
+    /// The host-side tap device of the node's cluster NIC (it changes with every start).
+    public func clusterTap() async throws -> String {
+        let xml = try await libvirtDomain().xmlDescription()
+        guard let tap = DomainXML.targetDevice(ofInterfaceWithMAC: spec.mac, in: xml) else {
+            throw HarnessError(.node, "\(spec.name) has no tap device for \(spec.mac) in its live XML")
+        }
+        return tap
+    }
+
     public func libvirtDomain() throws -> Domain {
         guard let domain else { throw HarnessError(.node, "\(spec.name) is not running") }
         return domain

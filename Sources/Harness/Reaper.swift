@@ -32,6 +32,7 @@ public struct Reaper: Sendable {
         public var runs: [RunID] = []
         public var domains: [String] = []
         public var networks: [String] = []
+        public var tables: [String] = []
         public var skippedKept: [RunID] = []
         /// Objects left because nothing proves them dead, with why and how to remove them by hand.
         public var left: [String: String] = [:]
@@ -40,7 +41,9 @@ public struct Reaper: Sendable {
     private struct Objects {
         var domains: [Domain] = []
         var networks: [Network] = []
-        var names: [String] { domains.map(\.name) + networks.map(\.name) }
+        /// nftables tables (bridge family) holding the run's partitions.
+        var tables: [String] = []
+        var names: [String] { domains.map(\.name) + networks.map(\.name) + tables }
     }
 
     /// Reaps dead runs; with `includeKept`, this state directory's kept ones too (that is `harness down`).
@@ -73,6 +76,17 @@ public struct Reaper: Sendable {
             } else {
                 left.append((network.name, "it records no harness run (made by an older harness, or not by one), "
                     + "so nothing proves it dead; if it is a leftover: \(handRemoval(network: network.name))"))
+            }
+        }
+
+        // The runs' bridge firewalls: `phc_<hex>` for `phc-<hex>`.
+        let tablePrefix = "phc_" + namePrefix.dropFirst(min(4, namePrefix.count))
+        for (table, owner) in try await BridgeFirewall.tables() where table.hasPrefix(tablePrefix) {
+            if let owner {
+                owned[owner, default: Objects()].tables.append(table)
+            } else {
+                left.append((table, "it records no harness run, so nothing proves it dead; if it is a leftover: "
+                    + "`nft delete table bridge \(table)`"))
             }
         }
 
@@ -128,12 +142,15 @@ public struct Reaper: Sendable {
             reaped.domains += objects.domains.map(\.name)
             for network in objects.networks { try await network.remove() }
             reaped.networks += objects.networks.map(\.name)
+            for table in objects.tables { try await BridgeFirewall.delete(table) }
+            reaped.tables += objects.tables
             // Files only in our own state directory: a record names a path, it does not make it ours.
             if let ours { try? FileManager.default.removeItem(at: state.runDirectory(ours)) }
             withExtendedLifetime(lock) {}
             if let run { reaped.runs.append(run) }
             logger.info("reaped leftovers of \(label)", metadata: [
                 "domains": "\(objects.domains.count)", "networks": "\(objects.networks.count)",
+                "tables": "\(objects.tables.count)",
                 "why": "\(owner.bootID == bootID ? "its lock is free" : "the host has rebooted since")",
             ])
         }
@@ -156,7 +173,9 @@ public struct Reaper: Sendable {
 
         // A live run's teardown may have removed an object since it was listed: only what is still there counts.
         if !left.isEmpty {
-            let present = Set(try await connection.allDomains().map(\.name) + connection.allNetworks().map(\.name))
+            let present = Set(
+                try await connection.allDomains().map(\.name) + connection.allNetworks().map(\.name)
+                    + BridgeFirewall.tables().map(\.name))
             for (name, why) in left where present.contains(name) {
                 reaped.left[name] = why
                 logger.warning("left \(name): \(why)")
