@@ -27,7 +27,7 @@ let package = Package(
         // Pure history checkers: Jepsen's history format, WGL over sequential models.
         .target(name: "Linearizability", dependencies: ["Blocking"]),
         // Clients and workloads that drive a cluster from the host (through forwards).
-        .target(name: "Workloads", dependencies: ["Linearizability", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Workloads", dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")]),
         // Faults the guests cannot see: partitions on the host's bridge, and their probes.
         .target(name: "Nemesis", dependencies: ["Harness"]),
         .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
@@ -55,6 +55,6 @@ let package = Package(
             dependencies: ["Workloads", "Linearizability", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", "Nemesis", .product(name: "Logging", package: "swift-log")]),
     ]
 )

@@ -77,8 +77,13 @@ public struct CASRegisterWorkload: Sendable {
     }
 
     /// Runs the clients (client i talks to member i mod n) and returns the history.
-    /// Progress goes to `logger` every `progressEvery` seconds.
-    public func run(clients: [EtcdGatewayClient], logger: Logger, progressEvery: Double = 5) async -> History {
+    /// `nemesis` runs beside them from the start, and records its events through the
+    /// function it is given (Jepsen's `:nemesis` process). Progress goes to `logger`
+    /// every `progressEvery` seconds.
+    public func run(
+        clients: [EtcdGatewayClient], logger: Logger, progressEvery: Double = 5,
+        nemesis: (@Sendable (_ record: @escaping @Sendable (_ f: String, _ value: String) -> Void) async -> Void)? = nil
+    ) async -> History {
         let recorder = HistoryRecorder()
         let g = generator
         let interval = g.rate > 0 ? Double(g.concurrency) / g.rate : 0
@@ -95,6 +100,13 @@ public struct CASRegisterWorkload: Sendable {
                         metadata: ["ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
                                    "fail": "\(c.fail)"])
                     last = c
+                }
+            }
+            if let nemesis {
+                group.addTask {
+                    await nemesis { f, value in
+                        recorder.record(HistoryEvent(process: .named("nemesis"), kind: .info, f: f, value: .string(value)))
+                    }
                 }
             }
             for worker in 0..<g.concurrency {

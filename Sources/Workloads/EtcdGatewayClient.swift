@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Why a client operation did not complete: whether the store may have applied it
 /// decides between Jepsen's :fail (it did not) and :info (it may have).
 public struct ClientError: Error, Sendable, CustomStringConvertible {
@@ -21,23 +17,18 @@ public enum ReadConsistency: String, Sendable, CaseIterable, Codable {
 
 /// The miniature's client: etcd's v3 JSON gateway (`/v3/kv/range`, `/v3/kv/put`,
 /// `/v3/kv/txn` for compare-and-set, `/v3/maintenance/status`, `/v3/cluster/member/list`)
-/// over keep-alive HTTP, from the host through a member's 127.0.0.1 forward.
+/// over keep-alive HTTP/1.1, from the host through a member's 127.0.0.1 forward.
 public final class EtcdGatewayClient: Sendable {
     public let endpoint: URL
     public let timeout: Double
-    private let session: URLSession
+    private let pool: HTTPConnectionPool
 
-    public init(endpoint: URL, timeout: Double = 5, connections: Int = 32) {
+    /// `endpoint` is `http://127.0.0.1:PORT`: clients reach members only through forwards.
+    public init(endpoint: URL, timeout: Double = 5) {
         self.endpoint = endpoint
         self.timeout = timeout
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = connections
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.urlCache = nil
-        session = URLSession(configuration: configuration)
+        pool = HTTPConnectionPool(port: endpoint.port ?? 2379)
     }
-
-    deinit { session.finishTasksAndInvalidate() }
 
     static func b64(_ s: String) -> String { Data(s.utf8).base64EncodedString() }
 
@@ -88,22 +79,22 @@ public final class EtcdGatewayClient: Sendable {
     }
 
     func call(_ path: String, _ body: [String: Any]) async throws(ClientError) -> [String: Any] {
-        var request = URLRequest(url: endpoint.appendingPathComponent(path))
-        request.httpMethod = "POST"
-        request.timeoutInterval = timeout
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        do { request.httpBody = try JSONSerialization.data(withJSONObject: body) } catch {
+        let request: Data
+        do { request = try JSONSerialization.data(withJSONObject: body) } catch {
             throw ClientError(notApplied: true, message: "cannot encode the request: \(error)")
         }
-        let data: Data
-        let response: URLResponse
-        do { (data, response) = try await session.data(for: request) } catch {
-            let code = (error as? URLError)?.code
+        let status: Int, data: Data
+        do { (status, data) = try await pool.post(path, body: request, timeout: timeout) } catch {
             // Only a connection never made is certain not to have reached the store.
-            let refused = code == .cannotConnectToHost || code == .cannotFindHost
-            throw ClientError(notApplied: refused, message: "\(endpoint.host ?? ""):\(endpoint.port ?? 0)\(path): \(error)")
+            switch error {
+            case HTTPConnection.Failure.connect(let why):
+                throw ClientError(notApplied: true, message: "127.0.0.1:\(pool.port)\(path): \(why)")
+            case HTTPConnection.Failure.exchange(let why):
+                throw ClientError(notApplied: false, message: "127.0.0.1:\(pool.port)\(path): \(why)")
+            default:
+                throw ClientError(notApplied: false, message: "127.0.0.1:\(pool.port)\(path): \(error)")
+            }
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         guard status == 200, let object, object["error"] == nil else {
             let text = object.map { "\($0["message"] ?? $0["error"] ?? "")" } ?? String(decoding: data.prefix(300), as: UTF8.self)

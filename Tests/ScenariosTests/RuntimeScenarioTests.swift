@@ -5,8 +5,25 @@ import Logging
 import Nix
 @testable import Runtime
 import Linearizability
+import Nemesis
 import Workloads
 import XCTest
+
+/// Carries a nemesis' outcome out of the workload it ran beside.
+final class NemesisOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcome = PartitionNemesis.Outcome()
+    func set(_ o: PartitionNemesis.Outcome) {
+        lock.lock()
+        outcome = o
+        lock.unlock()
+    }
+    var value: PartitionNemesis.Outcome {
+        lock.lock()
+        defer { lock.unlock() }
+        return outcome
+    }
+}
 
 /// One cluster for every runtime test of this process: booted on first use,
 /// brought to a known state by each test (reprovisioning, no reboot), and torn
@@ -124,6 +141,57 @@ final class RuntimeScenarioTests: XCTestCase {
         let result = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 120)
         XCTAssertEqual(result.validity, .valid, result.anomaly?.explanation ?? "")
         XCTAssertEqual(result.keys, 3)
+    }
+
+    /// Proof that the checker catches a broken store: reads served from a member's local
+    /// copy (serializable) while the leader is isolated on the host's bridge give stale
+    /// reads, and the cas-register history is not linearizable. The same run with
+    /// linearizable reads is.
+    func testStaleReadsUnderAnIsolatedLeaderAreCaught() async throws {
+        let s = try await scenarios()
+        _ = try await run { try await s.bootstrap() }
+        let session = try await SharedCluster.shared.session()
+        var clients: [EtcdGatewayClient] = []
+        for name in Scenarios.founders {
+            let port = try await session.node(name).forward(guestPort: 2379)
+            clients.append(EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(port)")!))
+        }
+        let members = Scenarios.founders
+        let leader: @Sendable () async -> Partition? = { [clients] in
+            for _ in 0..<20 {  // an election may be under way: ask again, 10 s at most
+                for (name, client) in zip(members, clients) {
+                    if let st = try? await client.status(), !st.leader.isEmpty, st.member == st.leader {
+                        return .isolate(name)
+                    }
+                }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+            return nil
+        }
+        func phase(_ consistency: ReadConsistency) async throws -> (LinearizabilityResult, PartitionNemesis.Outcome) {
+            let nemesis = PartitionNemesis(members: members, start: 4, hold: 8, choose: leader)
+            let outcome = NemesisOutcome()
+            let workload = CASRegisterWorkload(
+                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), keys: 2,
+                prefix: "stale-\(consistency.rawValue)-\(UUID().uuidString.prefix(8))", consistency: consistency)
+            let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger) { record in
+                outcome.set(await nemesis.run(cluster: session.cluster, record: record))
+            }
+            let file = session.artifacts.appendingPathComponent("history-stale-\(consistency.rawValue).edn")
+            try history.edn().write(to: file, atomically: true, encoding: .utf8)
+            let result = try await HistoryCheck.run(
+                history, model: .casRegister, timeLimit: 120, picture: HistoryCheck.pictureURL(for: file))
+            return (result, outcome.value)
+        }
+        let (stale, broken) = try await phase(.serializable)
+        XCTAssertTrue(broken.injected && broken.confirmed && broken.healed && broken.healConfirmed, broken.detail)
+        XCTAssertTrue(broken.partition.hasPrefix("isolate node0"), broken.partition)
+        XCTAssertEqual(stale.validity, .invalid, "serializable reads with the leader isolated must be caught")
+        XCTAssertNotNil(stale.anomaly?.picture)
+
+        let (sound, healthy) = try await phase(.linearizable)
+        XCTAssertTrue(healthy.confirmed && healthy.healConfirmed, healthy.detail)
+        XCTAssertEqual(sound.validity, .valid, sound.anomaly?.explanation ?? "")
     }
 
     func testAHealedLinkThatCarriesNoTrafficIsRepaired() async throws {
