@@ -36,21 +36,30 @@ public struct CheckRun: Sendable {
         self.logger = logger
     }
 
-    /// The finding ids to check: all that need no nodes, or `only` (validated).
+    /// The finding ids to check: all that need no nodes, or `only` (validated: an
+    /// unknown or empty id is named; repeats and case do not matter), in catalog order.
     public static func select(_ only: [String]?) throws -> [String] {
         guard let only, !only.isEmpty else { return EvaluationChecks.all.map(\.id) }
-        return try only.map { raw in
-            let finding = try Catalog.finding(raw)
+        var ids: [String] = []
+        for raw in only {
+            let given = raw.trimmingCharacters(in: .whitespaces)
+            guard !given.isEmpty else {
+                throw FindingsError(.unknownFinding, "an empty finding id; give ids such as F1 or F5.1, "
+                                        + "separated by commas")
+            }
+            let finding = try Catalog.finding(given)
             guard EvaluationChecks.check(for: finding.id) != nil else {
                 throw FindingsError(.notAvailable, "\(finding.id) is decided at runtime on booted nodes; its checks come with the scenarios (`harness run`), not `harness check`")
             }
-            return finding.id
+            if !ids.contains(finding.id) { ids.append(finding.id) }
         }
+        return Catalog.ids.filter(ids.contains)
     }
 
     /// Decides `ids` on `target`, two at a time (nix evaluation is CPU-bound and
     /// this host has two cores), in catalog order.
     public func run(_ ids: [String], on target: Target, ledger: Ledger) async throws -> Report {
+        let ids = ids.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
         let clock = ContinuousClock()
         let start = clock.now
         // The shipped miniature is known to parse (its tests say so); a checkout is checked.
@@ -83,7 +92,26 @@ public struct CheckRun: Sendable {
 
     /// A target whose flake.nix does not even parse is bad input, not seven findings.
     func validate(_ target: Target) async throws {
-        let metadata = try await nix.sourcePath(target.flake(), overrides: target.overrides)
+        let reference = target.flake()
+        if !nix.decodesFileURLs, reference.hasPrefix("path:"), reference.contains("%") {
+            throw FindingsError(.badTarget, "\(target.name): nix \(nix.version) cannot read a flake whose path has "
+                                    + "spaces or non-ASCII characters unless it is in a git repository (nix 2.10 and "
+                                    + "newer can): make it a git repository with a commit "
+                                    + "(`git init && git add -A && git commit`), or move it to a plain path")
+        }
+        if !nix.decodesFileURLs, FlakeReference.isEncodedGitURL(reference) {
+            // Read as a git URL, the checkout is its last commit: say so rather than decide
+            // on files that are not what the user sees.
+            let status = try await HostCommand("git", ["-C", target.root.path, "diff-index", "--quiet", "HEAD", "--"])
+                .run(timeout: 60).status
+            if status != 0 {
+                let what = status == 1 ? "has uncommitted changes" : "has no commit"
+                throw FindingsError(.badTarget, "\(target.name) \(what): nix \(nix.version) reads a checkout whose path "
+                                        + "has spaces or non-ASCII characters as a git URL, which sees committed files "
+                                        + "only (nix 2.10 and newer read it as it is): commit, or move it to a plain path")
+            }
+        }
+        let metadata = try await nix.sourcePath(reference, overrides: target.overrides)
         if let failure = metadata.failure {
             throw FindingsError(.badTarget, "\(target.name): its flake cannot be read by nix (\(failure.location.map { "\($0): " } ?? "")\(failure.headline))")
         }

@@ -39,7 +39,8 @@ public struct EvaluationBenchmark: Sendable {
         let ledger = try Ledger.load(home.defaultLedger)
         let run = CheckRun(nix: nix, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
         let installable = "\(target.flake("nix/test-cluster"))#nixosConfigurations.node06.config.system.build.toplevel.drvPath"
-        let bareArgs = Nix.features + ["eval", "--json", installable] + target.overrides.flatMap { ["--override-input", $0.input, $0.reference] } + ["--no-write-lock-file"]
+        let bareArgs = Nix.features + ["eval", "--json", installable] + target.overrides.flatMap(\.arguments)
+            + ["--no-write-lock-file"]
         let bare = HostCommand(nix.executable, bareArgs)
 
         func median(_ body: () async throws -> Void) async rethrows -> Double {

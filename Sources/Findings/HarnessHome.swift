@@ -1,4 +1,5 @@
 import Foundation
+import Nix
 
 /// This checkout of the harness: where the miniature, its fixes, the nixpkgs
 /// stand-in and the ledgers are.
@@ -47,9 +48,9 @@ public struct HarnessHome: Sendable {
         let manifest = URL(fileURLWithPath: state).appendingPathComponent("images/guest-tools.json")
         if let data = try? Data(contentsOf: manifest), let built = try? JSONDecoder().decode(Built.self, from: data),
            FileManager.default.fileExists(atPath: built.path) {
-            return "path:\(built.path)?narHash=\(Self.queryEscaped(built.narHash))"
+            return FlakeReference.path(built.path) + "?narHash=\(Self.queryEscaped(built.narHash))"
         }
-        return "path:" + nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path
+        return FlakeReference.path(nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path)
     }
 
     /// The stand-in's empty `guest-tools` directory, used until the tools are built.
@@ -63,7 +64,8 @@ public struct HarnessHome: Sendable {
         FileManager.default.fileExists(atPath: miniature.appendingPathComponent("flake.nix").path)
     }
 
-    /// The fixes shipped for the miniature, by finding id.
+    /// The fixes shipped for the miniature, by finding id (`<ID>.patch`; the variants in
+    /// `after-<ID>/` are not fixes of their own).
     public func availableFixes() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: fixes.path)) ?? []
         return names.filter { $0.hasSuffix(".patch") }.map { String($0.dropLast(".patch".count)) }.sorted()

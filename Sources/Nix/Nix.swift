@@ -46,6 +46,13 @@ public struct Nix: Sendable {
         return HostCommand(executable, Self.features + ["build", "--no-link"] + (offline ? ["--offline"] : []) + derivations.map { $0 + suffix })
     }
 
+    /// Whether this nix decodes percent-encoded paths in `path:` and `git+file:` references
+    /// (2.10 and newer; NixOS/nix#6614).
+    public var decodesFileURLs: Bool {
+        let parts = version.split(separator: ".").compactMap { Int($0) }
+        return parts.count >= 2 && (parts[0], parts[1]) >= (2, 10)
+    }
+
     /// What one nix invocation did.
     public struct Result: Sendable {
         public let command: String
@@ -89,6 +96,12 @@ public struct Nix: Sendable {
     }
 
     func run(_ args: [String], timeout: Double) async throws -> Result {
+        var args = args
+        // nix < 2.10 does not decode a `git+file:` path, so it fetches the repository like a
+        // remote one and reuses that fetch for tarball-ttl (an hour): ask for the current commit.
+        if !decodesFileURLs, args.contains(where: FlakeReference.isEncodedGitURL) {
+            args += ["--option", "tarball-ttl", "0"]
+        }
         let command = HostCommand(executable, args)
         let out: HostCommand.Output
         do { out = try await command.run(timeout: timeout) } catch let error as HostCommandError where error.kind == .timeout {
@@ -99,22 +112,104 @@ public struct Nix: Sendable {
         if out.status == 0 {
             return Result(command: shown, json: out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), failure: nil, seconds: out.seconds)
         }
-        return Result(command: shown, json: nil, failure: NixFailure.classify(out.stderr), seconds: out.seconds)
+        return Result(command: shown, json: nil, failure: NixFailure.classify(out.stderr, status: out.status),
+                      seconds: out.seconds)
     }
 }
 
-/// `--override-input NAME REF`: how the miniature gets its nixpkgs stand-in, and how
-/// the real nixpkgs lib can be put in its place.
+/// What nix is told about a target's flake inputs: an input redirected
+/// (`--override-input NAME REF`: how the miniature gets its nixpkgs stand-in, and how
+/// the real nixpkgs lib can be put in its place), or that no input comes from a binary
+/// cache (`noSubstitutes`).
 public struct InputOverride: Sendable, Equatable {
     public let input: String
     public let reference: String
+    let substitutes: Bool
 
     public init(input: String, reference: String) {
         self.input = input
         self.reference = reference
+        self.substitutes = true
     }
 
-    var arguments: [String] { ["--override-input", input, reference] }
+    private init(substitutes: Bool) {
+        (input, reference, self.substitutes) = ("", "", substitutes)
+    }
+
+    /// For a target whose every input is a local path: nix 2.8 asks its substituters
+    /// for a locked input (one with a narHash) that is not in the store yet, and on a
+    /// host without network retries cache.nixos.org for about 5 s before copying it.
+    public static let noSubstitutes = InputOverride(substitutes: false)
+
+    public var arguments: [String] {
+        substitutes ? ["--override-input", input, reference] : ["--option", "substitute", "false"]
+    }
+}
+
+/// Flake references to local directories. nix reads a bare path only when every
+/// character is allowed in a URL path (`/tmp/a dir` is "not a valid URL"); otherwise the
+/// reference must be a URL with the path percent-encoded. nix 2.8 decodes `git+file:`
+/// paths but not `path:` ones (2.10 and newer decode both).
+public enum FlakeReference {
+    /// The flake in `directory` (or its `subdirectory`), named as nix names a bare path:
+    /// inside a git repository the repository with `?dir=`, else the directory itself.
+    public static func local(_ directory: URL, subdirectory: String = "") -> String {
+        let base = directory.standardizedFileURL.path
+        let full = subdirectory.isEmpty ? base : URL(fileURLWithPath: base).appendingPathComponent(subdirectory).path
+        if isBarePath(full) { return full }
+        if let repository = gitRoot(of: full) {
+            let inside = String(full.dropFirst(repository.count))
+                .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            var query: [String] = []
+            if !inside.isEmpty { query.append("dir=" + encode(inside, keeping: "/")) }
+            if FileManager.default.fileExists(atPath: repository + "/.git/shallow") { query.append("shallow=1") }
+            let suffix = query.isEmpty ? "" : "?" + query.joined(separator: "&")
+            return "git+file://" + encode(repository, keeping: "/") + suffix
+        }
+        return path(full)
+    }
+
+    /// `path:DIR`, percent-encoded when it must be.
+    public static func path(_ directory: String) -> String {
+        "path:" + (isBarePath(directory) ? directory : encode(directory, keeping: "/"))
+    }
+
+    /// Whether nix needs percent-encoding to read this path: a `path:` reference to it
+    /// then works only with nix 2.10 or newer.
+    public static func needsEncoding(_ path: String) -> Bool { !isBarePath(path) }
+
+    /// A `git+file:` reference (or installable) with a percent-encoded path: nix before
+    /// 2.10 reads it as a remote repository, which has only committed files.
+    public static func isEncodedGitURL(_ reference: String) -> Bool {
+        reference.hasPrefix("git+file://") && reference.split(separator: "?")[0].contains("%")
+    }
+
+    /// nix's URL path characters: unreserved, sub-delims, `:`, `@` and `/` (no `%`: a
+    /// literal one would be read as an escape).
+    static let unreserved = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+    static let pathCharacters = CharacterSet(charactersIn: unreserved + "!$&'()*+,;=:@/")
+
+    static func isBarePath(_ path: String) -> Bool {
+        path.hasPrefix("/") && path.unicodeScalars.allSatisfy { pathCharacters.contains($0) }
+    }
+
+    /// Every byte but the unreserved ones and `keeping` as %XX.
+    static func encode(_ text: String, keeping: String) -> String {
+        let allowed = CharacterSet(charactersIn: unreserved + keeping)
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// The nearest directory at or above `path` with a `.git` (a directory, or a file
+    /// in a worktree), as nix looks for one.
+    static func gitRoot(of path: String) -> String? {
+        var dir = path
+        while !dir.isEmpty {
+            if FileManager.default.fileExists(atPath: (dir == "/" ? "" : dir) + "/.git") { return dir }
+            if dir == "/" { return nil }
+            dir = (dir as NSString).deletingLastPathComponent
+        }
+        return nil
+    }
 }
 
 /// nix could not be used at all (as opposed to an evaluation that failed).

@@ -7,6 +7,8 @@ public struct NixFailure: Sendable, Equatable, Codable {
         case undefinedOption
         /// An expression selects an attribute that is not there.
         case missingAttribute
+        /// The flake has no such output (`does not provide attribute`).
+        case missingOutput
         /// The flake or a file does not parse.
         case syntax
         case other
@@ -26,12 +28,25 @@ public struct NixFailure: Sendable, Equatable, Codable {
         self.kind = kind; self.subject = subject; self.headline = headline; self.location = location; self.evidence = evidence
     }
 
-    /// Classifies nix's stderr. Both old and new nix wordings are recognised.
-    public static func classify(_ stderr: String) -> NixFailure {
-        let lines = stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            .filter { line in !Self.noise.contains { line.contains($0) } }
-        let evidence = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
-        let headline = lines.first { $0.hasPrefix("error:") }?.trimmingCharacters(in: .whitespaces) ?? lines.first ?? ""
+    /// Classifies nix's stderr (`status`: its exit status, for a failure that printed
+    /// nothing). Both old and new nix wordings are recognised. The evidence is nix's
+    /// messages without its warnings (a binary cache it retried, a lock file it did not
+    /// write) and progress lines; it is never empty.
+    public static func classify(_ stderr: String, status: Int32? = nil) -> NixFailure {
+        let kept = messages(stderr).filter { message in !Self.noise.contains { message.first?.hasPrefix($0) ?? true } }
+        let lines = kept.flatMap { $0 }
+        var evidence = lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+        let headline: String
+        if evidence.isEmpty {
+            // Nothing but warnings, or nothing at all: say so, with the last of what nix did print.
+            let printed = stderr.split(separator: "\n").suffix(3).joined(separator: "\n")
+            headline = "nix exited\(status.map { " \($0)" } ?? "") without an error message"
+            evidence = printed.isEmpty ? headline : headline + "; it printed:\n" + printed
+        } else {
+            let first = lines.first { $0.hasPrefix("error:") }
+                ?? lines.first { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? evidence
+            headline = first.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let location = SourceLocation.firstIn(evidence)
 
         if let option = firstMatch(#"The option `([^']+)' does not exist"#, in: evidence) {
@@ -46,17 +61,40 @@ public struct NixFailure: Sendable, Equatable, Codable {
         if let attribute = firstMatch(#"attribute '([^']+)' missing"#, in: evidence) {
             return NixFailure(kind: .missingAttribute, subject: attribute, headline: headline, location: location, evidence: evidence)
         }
+        // The installable names an output the flake does not have (its own attribute
+        // path, not a module reading a missing attribute).
+        if let output = firstMatch(#"does not provide attribute '([^']+)'"#, in: evidence) {
+            return NixFailure(kind: .missingOutput, subject: output, headline: headline, location: location,
+                              evidence: evidence)
+        }
         if evidence.contains("syntax error") {
             return NixFailure(kind: .syntax, subject: nil, headline: headline, location: location, evidence: evidence)
         }
         return NixFailure(kind: .other, subject: nil, headline: headline, location: location, evidence: evidence)
     }
 
+    /// nix's stderr as messages: a line at column 0 starts one, and the indented or
+    /// empty lines after it belong to it (an error's trace, the lock file's inputs).
+    static func messages(_ stderr: String) -> [[String]] {
+        var messages: [[String]] = []
+        for line in stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let continues = line.isEmpty || line.first == " " || line.first == "\t"
+            if continues, !messages.isEmpty {
+                messages[messages.count - 1].append(line)
+            } else if !line.isEmpty {
+                messages.append([line])
+            }
+        }
+        return messages
+    }
+
+    /// Messages that are not the failure: warnings (the binary cache nix retried on a
+    /// host without network, the lock file it did not write, whose inputs follow as
+    /// `• Added input` lines), progress, and the show-trace hint.
     static let noise = [
-        "warning: the group 'nixbld'", "Added input", "path:/", "warning: not writing modified lock file",
-        "warning: Git tree", "evaluating '", "(use '--show-trace'",
+        "warning:", "• ", "evaluating '", "copying path ", "these ", "(use '--show-trace'",
         // Two nix processes at once share the eval cache; nix retries and says so.
-        "error (ignored): error: SQLite database",
+        "error (ignored):",
     ]
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {

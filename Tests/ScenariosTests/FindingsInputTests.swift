@@ -103,4 +103,79 @@ final class FindingsInputTests: XCTestCase {
         XCTAssertEqual(repro.status, 0, repro.stderr)
         XCTAssertTrue(repro.stdout.contains("attribute 'flaredb' missing"), repro.stdout)
     }
+
+    /// Class 5: a checkout whose path has spaces and non-ASCII characters decides exactly
+    /// as the miniature does (it was "is not a valid URL").
+    func testCheckoutPathWithSpacesAndNonASCII() async throws {
+        let home = try HarnessHome.locate()
+        let dir = try temporaryDirectory().appendingPathComponent("a dir ü☃")
+        try FileManager.default.copyItem(at: home.miniature, to: dir)
+        let git = { (args: [String]) in
+            HostCommand("git", ["-C", dir.path, "-c", "user.name=t", "-c", "user.email=t@t"] + args)
+        }
+        try await git(["init", "-q"]).succeed(timeout: 30)
+        try await git(["add", "-A"]).succeed(timeout: 30)
+        try await git(["commit", "-qm", "copy"]).succeed(timeout: 30)
+        let miniature = try await Target.miniature(home: home)
+        let target = try Target.checkout(dir.path, overrides: miniature.overrides)
+        XCTAssertTrue(target.flake("nix/test-cluster").hasPrefix("git+file://"), target.flake("nix/test-cluster"))
+        let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: logger)
+        let report = try await run.run(try CheckRun.select(nil), on: target,
+                                       ledger: try Ledger.load(home.defaultLedger))
+        for result in report.results {
+            XCTAssertEqual(result.outcome, .reproduced, "\(result.id): \(result.summary)")
+        }
+        XCTAssertTrue(report.allMatch)
+
+        // Through the CLI: a flake with no inputs, in git and outside it.
+        let flakeDir = try temporaryDirectory().appendingPathComponent("other dir ü☃")
+        try FileManager.default.createDirectory(at: flakeDir, withIntermediateDirectories: true)
+        try "{ outputs = { self }: { }; }\n".write(to: flakeDir.appendingPathComponent("flake.nix"), atomically: true,
+                                                   encoding: .utf8)
+        let outside = try await cli(["check", "--repo", flakeDir.path, "--only", "F1"])
+        XCTAssertFalse(outside.stderr.contains("is not a valid URL"), outside.stderr)
+        let nix = try await Nix.locate(logger: logger)
+        if !nix.decodesFileURLs {
+            XCTAssertEqual(outside.status, 2, outside.stderr)
+            XCTAssertTrue(outside.stderr.contains("unless it is in a git repository"), outside.stderr)
+        }
+        for args in [["init", "-q"], ["add", "-A"], ["commit", "-qm", "t"]] {
+            try await HostCommand("git", ["-C", flakeDir.path, "-c", "user.name=t", "-c", "user.email=t@t"] + args)
+                .succeed(timeout: 30)
+        }
+        let inGit = try await cli(["check", "--repo", flakeDir.path, "--only", "F1", "--evidence"])
+        XCTAssertEqual(inGit.status, 1, inGit.stderr)
+        XCTAssertTrue(inGit.stdout.contains("git+file://"), inGit.stdout)
+        XCTAssertTrue(inGit.stdout.contains("does not provide attribute"), inGit.stdout)
+        // Old nix sees only what is committed there: uncommitted changes are refused, not ignored.
+        try "{ outputs = { self }: { x = 1; }; }\n".write(to: flakeDir.appendingPathComponent("flake.nix"),
+                                                           atomically: true, encoding: .utf8)
+        let dirty = try await cli(["check", "--repo", flakeDir.path, "--only", "F1"])
+        if !nix.decodesFileURLs {
+            XCTAssertEqual(dirty.status, 2, dirty.stderr)
+            XCTAssertTrue(dirty.stderr.contains("has uncommitted changes"), dirty.stderr)
+        }
+    }
+
+    /// Class 4: a flake without outputs: every finding says why, with nix's own error
+    /// (it was "evaluation failed for another reason: node01: ; node02: ;").
+    func testFlakeWithoutOutputsKeepsNixsError() async throws {
+        let dir = try temporaryDirectory()
+        try "{ outputs = { self }: { }; }\n".write(to: dir.appendingPathComponent("flake.nix"), atomically: true,
+                                                   encoding: .utf8)
+        let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: logger)
+        let report = try await run.run(try CheckRun.select(nil), on: try Target.checkout(dir.path),
+                                       ledger: try Ledger.load(try HarnessHome.locate().defaultLedger))
+        let f1 = try XCTUnwrap(report.results.first { $0.id == "F1" })
+        XCTAssertEqual(f1.outcome, .error)
+        XCTAssertTrue(f1.summary.contains("node01: error: flake 'path:\(dir.path)' does not provide attribute"),
+                      f1.summary)
+        XCTAssertFalse(f1.summary.contains(": ;"), f1.summary)
+        for result in report.results {
+            for evidence in result.evidence {
+                XCTAssertFalse(evidence.excerpt.trimmingCharacters(in: .whitespaces).isEmpty,
+                               "\(result.id): empty evidence")
+            }
+        }
+    }
 }
