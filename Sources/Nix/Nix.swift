@@ -31,8 +31,17 @@ public struct Nix: Sendable {
         }
         let version = out.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         let parts = version.split(separator: ".").compactMap { Int($0) }
-        guard parts.count >= 2, (parts[0], parts[1]) >= (2, 4) else {
-            throw NixError(.tooOld, "nix \(version.isEmpty ? "(unknown version)" : version) is too old: flakes need nix 2.4 or newer")
+        // A nix that fails or prints no version is broken, not old: show what it said.
+        guard out.status == 0, out.stdout.hasPrefix("nix (Nix) "), parts.count >= 2 else {
+            let said = (out.stdout + out.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw NixError(
+                .notInstalled,
+                "`\(path) --version` \(out.status == 0 ? "printed no version" : "exited \(out.status)"): "
+                    + "\(said.isEmpty ? "(nothing)" : String(said.prefix(400)))\nnix looks broken: reinstall it "
+                    + "(`Images/setup.sh` installs Debian's nix-bin), or put a working nix first in PATH")
+        }
+        guard (parts[0], parts[1]) >= (2, 4) else {
+            throw NixError(.tooOld, "nix \(version) is too old: flakes need nix 2.4 or newer")
         }
         try? "\(identity) \(version)".write(to: memo, atomically: true, encoding: .utf8)
         return Nix(executable: path, version: version, logger: logger)

@@ -162,7 +162,9 @@ struct Check: AsyncParsableCommand {
         let logger = global.logger()
         do {
             let ids = try CheckRun.select(only.map { try findingIDs($0, option: "--only") })
-            let report = try await target.check(ids, logger: logger)
+            // Cancellable, so SIGINT unwinds and the miniature's staging copy is removed at once.
+            let target = self.target
+            let report = try await runCancellable { try await target.check(ids, logger: logger) }
             if json { try printJSON(report) } else { print(ReportText.render(report, evidence: evidence)) }
             if !report.allMatch { throw ExitCode(1) }
         } catch let code as ExitCode {
@@ -209,7 +211,9 @@ struct Repro: AsyncParsableCommand {
                 return
             }
             let ids = try CheckRun.select([id])
-            let report = try await target.check(ids, logger: logger)
+            // Cancellable, so SIGINT unwinds and the miniature's staging copy is removed at once.
+            let (target, checkLogger) = (self.target, logger)
+            let report = try await runCancellable { try await target.check(ids, logger: checkLogger) }
             let r = report.results[0]
             if json { try printJSON(r) } else {
                 let finding = try Catalog.finding(r.id)

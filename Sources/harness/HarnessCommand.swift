@@ -165,7 +165,16 @@ struct SSHCommand: AsyncParsableCommand {
                           + "`harness up --keep` starts one)\n  cause: \(error)", exitCode: Self.connectionFailed)
         }
         let knownHosts = kept.directory.appendingPathComponent("known_hosts").path
-        try "[127.0.0.1]:\(endpoint.sshPort) \(endpoint.hostKey)\n".write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        do {
+            try "[127.0.0.1]:\(endpoint.sshPort) \(endpoint.hostKey)\n".write(
+                toFile: knownHosts, atomically: true, encoding: .utf8)
+        } catch {
+            let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+            throw HarnessError(
+                .environment, "cannot write the pinned host key to \(knownHosts) (\(reason)): OpenSSH needs it "
+                    + "as its only known host; make \(kept.directory.path) writable, or pass a command after -- "
+                    + "(libssh needs no file)")
+        }
         // LogLevel=ERROR rather than -q: quiet about the banner, not about a failure.
         let args = ["ssh", "-o", "LogLevel=ERROR", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)",
                     "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",

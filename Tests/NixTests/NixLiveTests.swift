@@ -115,3 +115,37 @@ final class NixLiveTests: XCTestCase {
         }
     }
 }
+
+/// A nix that fails or prints garbage for its version is called broken, with what it said.
+final class NixLocateTests: XCTestCase {
+    func fake(_ script: String) throws -> String {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-nix-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("nix").path
+        try "#!/bin/sh\n\(script)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return path
+    }
+
+    func testABrokenNixIsNotCalledTooOld() async throws {
+        for (script, expected) in [
+            ("echo 'garbage output'", "printed no version: garbage output"),
+            ("echo 'nix: cannot load libnixstore' >&2; exit 127", "exited 127: nix: cannot load libnixstore"),
+        ] {
+            do {
+                _ = try await Nix.locate(try fake(script), logger: Logger(label: "nix-test"))
+                XCTFail("accepted a nix that \(script)")
+            } catch let error as NixError {
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+                XCTAssertFalse("\(error)".contains("too old"), "\(error)")
+            }
+        }
+        do {
+            _ = try await Nix.locate(try fake("echo 'nix (Nix) 2.3.16'"), logger: Logger(label: "nix-test"))
+            XCTFail("accepted nix 2.3")
+        } catch let error as NixError {
+            XCTAssertTrue("\(error)".contains("nix 2.3.16 is too old"), "\(error)")
+        }
+    }
+}
