@@ -35,7 +35,7 @@ let package = Package(
             name: "Harness",
             dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
         ),
-        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", "Workloads", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "harness",
             dependencies: ["Harness", "Findings", "Runtime", "Linearizability", "Workloads", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,7 +52,9 @@ let package = Package(
         // Against a real etcd on the host's loopback.
         .testTarget(
             name: "WorkloadsTests",
-            dependencies: ["Workloads", "Linearizability", "HostCommand", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Workloads", "Linearizability", "HostCommand", "Harness", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", "Nemesis", .product(name: "Logging", package: "swift-log")]),

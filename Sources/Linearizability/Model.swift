@@ -43,6 +43,13 @@ public protocol SequentialModel: Sendable {
     func describe(_ state: State, values: ValueTable) -> String
 }
 
+extension SequentialModel {
+    /// The error for a function this model does not have.
+    func unknownFunction(_ op: HistoryOperation) -> ModelError {
+        ModelError(":\(op.f) is not an operation of \(Self.name) (it has \(Self.functions.map { ":" + $0 }.joined(separator: ", ")))")
+    }
+}
+
 public struct ModelError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -93,10 +100,7 @@ public struct CASRegister: SequentialModel {
             }
             let succeeded: Bool? = op.status == .info ? nil : op.status == .ok
             return .cas(old: id(pair[0]), new: id(pair[1]), succeeded: succeeded)
-        default:
-            throw ModelError(
-                ":\(op.f) is not an operation of \(Self.name) (it has \(Self.functions.map { ":" + $0 }.joined(separator: ", ")))"
-            )
+        default: throw unknownFunction(op)
         }
     }
 
@@ -165,10 +169,7 @@ public struct KV: SequentialModel {
             return .get(try Self.text(op.output ?? .null, "a get's result"))
         case "put": return .put(try Self.text(op.input, "a put's value"))
         case "append": return .append(try Self.text(op.input, "an append's value"))
-        default:
-            throw ModelError(
-                ":\(op.f) is not an operation of \(Self.name) (it has \(Self.functions.map { ":" + $0 }.joined(separator: ", ")))"
-            )
+        default: throw unknownFunction(op)
         }
     }
 

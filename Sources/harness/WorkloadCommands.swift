@@ -67,11 +67,7 @@ struct BenchWorkload: AsyncParsableCommand {
                     report.scenarios.append(try await s.bootstrap())
                     report.scenarios.append(try await s.join())
                     let members = Scenarios.founders + Scenarios.joiners
-                    var clients: [EtcdGatewayClient] = []
-                    for name in members {
-                        let port = try await session.node(name).forward(guestPort: 2379)
-                        clients.append(EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(port)")!))
-                    }
+                    let clients = try await session.gatewayClients(members)
                     var points: [Point] = []
                     for n in counts {
                         let prefix = "bench-\(UInt32.random(in: 0...UInt32.max))"

@@ -124,11 +124,7 @@ final class RuntimeScenarioTests: XCTestCase {
         let s = try await scenarios()
         _ = try await run { try await s.bootstrap() }
         let session = try await SharedCluster.shared.session()
-        var clients: [EtcdGatewayClient] = []
-        for name in Scenarios.founders {
-            let port = try await session.node(name).forward(guestPort: 2379)
-            clients.append(EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(port)")!))
-        }
+        let clients = try await session.gatewayClients(Scenarios.founders)
         let workload = CASRegisterWorkload(
             generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1), keys: 3,
             prefix: "test-\(UUID().uuidString.prefix(8))")
@@ -151,11 +147,7 @@ final class RuntimeScenarioTests: XCTestCase {
         let s = try await scenarios()
         _ = try await run { try await s.bootstrap() }
         let session = try await SharedCluster.shared.session()
-        var clients: [EtcdGatewayClient] = []
-        for name in Scenarios.founders {
-            let port = try await session.node(name).forward(guestPort: 2379)
-            clients.append(EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(port)")!))
-        }
+        let clients = try await session.gatewayClients(Scenarios.founders)
         let members = Scenarios.founders
         let leader: @Sendable () async -> Partition? = { [clients] in
             for _ in 0..<20 {  // an election may be under way: ask again, 10 s at most

@@ -1,4 +1,5 @@
 import Foundation
+import Harness
 import HostCommand
 import Linearizability
 import Logging
@@ -19,7 +20,7 @@ final class EtcdGatewayClientTests: XCTestCase {
         }
         dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-etcd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let client = try Self.freePort(), peer = try Self.freePort()
+        let client = try LoopbackPort.free(), peer = try LoopbackPort.free()
         etcd = try ChildProcess.spawn(
             binary,
             ["--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
@@ -41,20 +42,6 @@ final class EtcdGatewayClientTests: XCTestCase {
     override func tearDown() async throws {
         await etcd?.terminateGroup()
         try? FileManager.default.removeItem(at: dir)
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) == 0 && getsockname(fd, $0, &size) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func testReadWriteCompareAndSet() async throws {
@@ -80,7 +67,7 @@ final class EtcdGatewayClientTests: XCTestCase {
     }
 
     func testAnUnreachableMemberIsNotApplied() async throws {
-        let gone = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(try Self.freePort())")!, timeout: 2)
+        let gone = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(try LoopbackPort.free())")!, timeout: 2)
         do {
             try await gone.put("k", "1")
             XCTFail("a put to a closed port succeeded")
