@@ -27,24 +27,41 @@ let package = Package(
         // Pure history checkers: Jepsen's history format, WGL over sequential models.
         .target(name: "Linearizability", dependencies: ["Blocking"]),
         // Clients and workloads that drive a cluster from the host (through forwards).
-        .target(name: "Workloads", dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Workloads",
+            dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")]),
         // Faults the guests cannot see: partitions on the host's bridge, and their probes.
         .target(name: "Nemesis", dependencies: ["Harness"]),
-        .target(name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Harness",
-            dependencies: ["Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log"),
+            ],
         ),
-        .target(name: "Runtime", dependencies: ["Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", "Workloads", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", "Workloads",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(
             name: "harness",
-            dependencies: ["Harness", "Findings", "Runtime", "Linearizability", "Workloads", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "Harness", "Findings", "Runtime", "Linearizability", "Workloads",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
         // Real libvirtd, QEMU and libssh: boots fixture nodes; depends on the CLI so it
         // can kill a real `harness` process mid-boot.
-        .testTarget(name: "EngineTests", dependencies: ["Harness", "HostCommand", "harness", "Nemesis", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "Harness", "HostCommand", "harness", "Nemesis", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
         .testTarget(name: "NixTests", dependencies: ["Nix"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
@@ -53,10 +70,16 @@ let package = Package(
         .testTarget(
             name: "WorkloadsTests",
             dependencies: [
-                "Workloads", "Linearizability", "HostCommand", "Harness", .product(name: "Logging", package: "swift-log"),
+                "Workloads", "Linearizability", "HostCommand", "Harness",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
-        .testTarget(name: "ScenariosTests", dependencies: ["Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads", "Nemesis", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "ScenariosTests",
+            dependencies: [
+                "Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads",
+                "Nemesis", .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -44,12 +44,17 @@ public struct CheckRun: Sendable {
         for raw in only {
             let given = raw.trimmingCharacters(in: .whitespaces)
             guard !given.isEmpty else {
-                throw FindingsError(.unknownFinding, "an empty finding id; give ids such as F1 or F5.1, "
-                                        + "separated by commas")
+                throw FindingsError(
+                    .unknownFinding,
+                    "an empty finding id; give ids such as F1 or F5.1, "
+                        + "separated by commas")
             }
             let finding = try Catalog.finding(given)
             guard EvaluationChecks.check(for: finding.id) != nil else {
-                throw FindingsError(.notAvailable, "\(finding.id) is decided at runtime on booted nodes; its checks come with the scenarios (`harness run`), not `harness check`")
+                throw FindingsError(
+                    .notAvailable,
+                    "\(finding.id) is decided at runtime on booted nodes; its checks come with the scenarios (`harness run`), not `harness check`"
+                )
             }
             if !ids.contains(finding.id) { ids.append(finding.id) }
         }
@@ -73,7 +78,9 @@ public struct CheckRun: Sendable {
             }
             while let verdict = try await group.next() {
                 done.append(verdict)
-                logger.info("\(verdict.id): \(verdict.outcome.rawValue)", metadata: ["seconds": "\(String(format: "%.2f", verdict.seconds))"])
+                logger.info(
+                    "\(verdict.id): \(verdict.outcome.rawValue)",
+                    metadata: ["seconds": "\(String(format: "%.2f", verdict.seconds))"])
                 if let id = pending.popFirst() { group.addTask { try await decide(id, on: target) } }
             }
             return done
@@ -82,22 +89,26 @@ public struct CheckRun: Sendable {
             let finding = try Catalog.finding(id)
             let verdict = verdicts.first { $0.id == id }!
             let expected = ledger.expected[id]
-            return Result(id: id, title: finding.title, severity: finding.severity, outcome: verdict.outcome, expected: expected,
-                          matches: expected.map { $0.rawValue == verdict.outcome.rawValue } ?? false,
-                          summary: verdict.summary, evidence: verdict.evidence, seconds: verdict.seconds)
+            return Result(
+                id: id, title: finding.title, severity: finding.severity, outcome: verdict.outcome, expected: expected,
+                matches: expected.map { $0.rawValue == verdict.outcome.rawValue } ?? false,
+                summary: verdict.summary, evidence: verdict.evidence, seconds: verdict.seconds)
         }
-        return Report(target: target.name, fixes: target.fixes, results: results,
-                      runtimeOnly: Catalog.findings.filter(\.runtimeOnly).map(\.id), seconds: (clock.now - start).seconds)
+        return Report(
+            target: target.name, fixes: target.fixes, results: results,
+            runtimeOnly: Catalog.findings.filter(\.runtimeOnly).map(\.id), seconds: (clock.now - start).seconds)
     }
 
     /// A target whose flake.nix does not even parse is bad input, not seven findings.
     func validate(_ target: Target) async throws {
         let reference = target.flake()
         if !nix.decodesFileURLs, reference.hasPrefix("path:"), reference.contains("%") {
-            throw FindingsError(.badTarget, "\(target.name): nix \(nix.version) cannot read a flake whose path has "
-                                    + "spaces or non-ASCII characters unless it is in a git repository (nix 2.10 and "
-                                    + "newer can): make it a git repository with a commit "
-                                    + "(`git init && git add -A && git commit`), or move it to a plain path")
+            throw FindingsError(
+                .badTarget,
+                "\(target.name): nix \(nix.version) cannot read a flake whose path has "
+                    + "spaces or non-ASCII characters unless it is in a git repository (nix 2.10 and "
+                    + "newer can): make it a git repository with a commit "
+                    + "(`git init && git add -A && git commit`), or move it to a plain path")
         }
         if !nix.decodesFileURLs, FlakeReference.isEncodedGitURL(reference) {
             // Read as a git URL, the checkout is its last commit: say so rather than decide
@@ -106,14 +117,19 @@ public struct CheckRun: Sendable {
                 .run(timeout: 60).status
             if status != 0 {
                 let what = status == 1 ? "has uncommitted changes" : "has no commit"
-                throw FindingsError(.badTarget, "\(target.name) \(what): nix \(nix.version) reads a checkout whose path "
-                                        + "has spaces or non-ASCII characters as a git URL, which sees committed files "
-                                        + "only (nix 2.10 and newer read it as it is): commit, or move it to a plain path")
+                throw FindingsError(
+                    .badTarget,
+                    "\(target.name) \(what): nix \(nix.version) reads a checkout whose path "
+                        + "has spaces or non-ASCII characters as a git URL, which sees committed files "
+                        + "only (nix 2.10 and newer read it as it is): commit, or move it to a plain path")
             }
         }
         let metadata = try await nix.sourcePath(reference, overrides: target.overrides)
         if let failure = metadata.failure {
-            throw FindingsError(.badTarget, "\(target.name): its flake cannot be read by nix (\(failure.location.map { "\($0): " } ?? "")\(failure.headline))")
+            throw FindingsError(
+                .badTarget,
+                "\(target.name): its flake cannot be read by nix (\(failure.location.map { "\($0): " } ?? "")\(failure.headline))"
+            )
         }
     }
 
@@ -126,7 +142,8 @@ public struct CheckRun: Sendable {
         do {
             verdict = try await check.decide(on: target, nix: nix)
         } catch let error as NixError where error.kind == .timeout {
-            verdict = Verdict(id: id, outcome: .error, summary: "nix timed out", evidence: [Evidence(excerpt: error.message)])
+            verdict = Verdict(
+                id: id, outcome: .error, summary: "nix timed out", evidence: [Evidence(excerpt: error.message)])
         }
         verdict.seconds = (ContinuousClock.now - start).seconds
         return verdict
@@ -139,13 +156,17 @@ public enum ReportText {
         var out = ["target: \(report.target)"]
         for r in report.results {
             let mark = r.matches ? "ok  " : "FAIL"
-            out.append("\(mark) \(r.id.padding(toLength: 5, withPad: " ", startingAt: 0)) \(r.outcome.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) expected \(r.expected?.rawValue ?? "(not in ledger)")  \(String(format: "%.2fs", r.seconds))")
+            out.append(
+                "\(mark) \(r.id.padding(toLength: 5, withPad: " ", startingAt: 0)) \(r.outcome.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) expected \(r.expected?.rawValue ?? "(not in ledger)")  \(String(format: "%.2fs", r.seconds))"
+            )
             out.append("      \(r.summary)")
             if evidence || !r.matches { out += r.evidence.map { render($0) } }
         }
         let mismatches = report.results.filter { !$0.matches }.count
-        out.append(mismatches == 0 ? "all \(report.results.count) outcomes match the ledger (\(String(format: "%.2f", report.seconds)) s)"
-                                   : "\(mismatches) of \(report.results.count) outcomes differ from the ledger")
+        out.append(
+            mismatches == 0
+                ? "all \(report.results.count) outcomes match the ledger (\(String(format: "%.2f", report.seconds)) s)"
+                : "\(mismatches) of \(report.results.count) outcomes differ from the ledger")
         if !report.runtimeOnly.isEmpty {
             out.append("runtime-only findings not checked here: \(report.runtimeOnly.joined(separator: ", "))")
         }

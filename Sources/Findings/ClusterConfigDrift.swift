@@ -14,28 +14,33 @@ struct ClusterConfigDriftCheck: FindingCheck {
     func decide(on target: Target, nix: Nix) async throws -> Verdict {
         let generators = Self.locate(in: target)
         if generators.isEmpty {
-            return Verdict(id: id, outcome: .error, summary: "found no cluster-config generator: neither "
-                           + "\(Self.knownGenerators.joined(separator: " nor ")) nor another module under nix/ "
-                           + "that writes a cluster-config file", evidence: [])
+            return Verdict(
+                id: id, outcome: .error,
+                summary: "found no cluster-config generator: neither "
+                    + "\(Self.knownGenerators.joined(separator: " nor ")) nor another module under nix/ "
+                    + "that writes a cluster-config file", evidence: [])
         }
         if generators.count == 1 {
-            return Verdict(id: id, outcome: .resolved, summary: "cluster-config is generated once, by \(generators[0])",
-                           evidence: sourceEvidence(generators, target))
+            return Verdict(
+                id: id, outcome: .resolved, summary: "cluster-config is generated once, by \(generators[0])",
+                evidence: sourceEvidence(generators, target))
         }
         // Through the store copy nix already made, so a generator the node imports
         // is the same module (same key) and is not declared twice.
         let source = try await nix.sourcePath(target.flake(), overrides: target.overrides)
         guard let storeRoot = try? source.decode(String.self) else {
-            return Verdict(id: id, outcome: .error, summary: "cannot locate the target's source in the store",
-                           evidence: [source.evidence])
+            return Verdict(
+                id: id, outcome: .error, summary: "cannot locate the target's source in the store",
+                evidence: [source.evidence])
         }
         let modules = generators.map { "(/. + \(NixText.string("\(storeRoot)/\($0)")))" }
         var failures: [Evidence] = []
         var schemas: [[String: SchemaNode]?] = Array(repeating: nil, count: generators.count)
         // Any node of the test cluster, else of the main flake, whose module system can host them.
         for flake in [target.flake("nix/test-cluster"), target.flake()] {
-            let names = try await nix.eval("\(flake)#nixosConfigurations", apply: "builtins.attrNames",
-                                           overrides: target.overrides)
+            let names = try await nix.eval(
+                "\(flake)#nixosConfigurations", apply: "builtins.attrNames",
+                overrides: target.overrides)
             guard let nodes = try? names.decode([String].self) else { failures.append(names.evidence); continue }
             for node in nodes where !node.contains("iso") {
                 let host = Host(flake: flake, node: node)
@@ -55,9 +60,10 @@ struct ClusterConfigDriftCheck: FindingCheck {
                 var blamed = false
                 for (i, feed) in feeds.enumerated() {
                     guard case .evident(let settings)? = feed else { continue }
-                    let result = try await evaluateOutput(modules[i], settings: settings, generator: generators[i],
-                                                          others: generators.filter { $0 != generators[i] },
-                                                          on: host, target: target, nix: nix)
+                    let result = try await evaluateOutput(
+                        modules[i], settings: settings, generator: generators[i],
+                        others: generators.filter { $0 != generators[i] },
+                        on: host, target: target, nix: nix)
                     outputs[i] = result
                     if case .failed(let evidence, let inGenerator) = result {
                         failures.append(evidence)
@@ -69,17 +75,21 @@ struct ClusterConfigDriftCheck: FindingCheck {
                 let produced = outputs.contains { if case .text? = $0 { true } else { false } }
                 let fedAny = feeds.contains { if case .evident? = $0 { true } else { false } }
                 if fedAny, !produced, !blamed { continue }
-                return judge(generators, schemas: schemas, feeds: feeds, outputs: outputs, host: host,
-                             failures: failures, target: target)
+                return judge(
+                    generators, schemas: schemas, feeds: feeds, outputs: outputs, host: host,
+                    failures: failures, target: target)
             }
         }
         if schemas.contains(where: { $0 != nil }) {
-            return judge(generators, schemas: schemas, feeds: Self.feeds(schemas, generators),
-                         outputs: Array(repeating: nil, count: generators.count), host: nil, failures: failures,
-                         target: target)
+            return judge(
+                generators, schemas: schemas, feeds: Self.feeds(schemas, generators),
+                outputs: Array(repeating: nil, count: generators.count), host: nil, failures: failures,
+                target: target)
         }
-        return Verdict(id: id, outcome: .error, summary: "neither cluster-config generator can be evaluated "
-                       + "on any node of the target", evidence: failures)
+        return Verdict(
+            id: id, outcome: .error,
+            summary: "neither cluster-config generator can be evaluated "
+                + "on any node of the target", evidence: failures)
     }
 
     static func feeds(_ schemas: [[String: SchemaNode]?], _ generators: [String]) -> [ClusterMapping.Result?] {
@@ -116,11 +126,15 @@ struct ClusterConfigDriftCheck: FindingCheck {
     func readSchemas(_ modules: [String], on host: Host, target: Target, nix: Nix) async throws -> [SchemaRead] {
         func read(_ list: [String]) async throws -> (Nix.Result, [[String: SchemaNode]]?) {
             let set = list.enumerated().map { "g\($0.offset) = \($0.element);" }.joined(separator: " ")
-            let result = try await nix.eval("\(host.flake)#nixosConfigurations.\(host.node)",
-                                            apply: SchemaExpression.apply(generators: "{ \(set) }"),
-                                            overrides: target.overrides, impure: true)
-            guard let json = result.json, let decoded = try? JSONDecoder().decode([String: [String: SchemaNode]].self,
-                                                                                  from: Data(json.utf8)) else {
+            let result = try await nix.eval(
+                "\(host.flake)#nixosConfigurations.\(host.node)",
+                apply: SchemaExpression.apply(generators: "{ \(set) }"),
+                overrides: target.overrides, impure: true)
+            guard let json = result.json,
+                let decoded = try? JSONDecoder().decode(
+                    [String: [String: SchemaNode]].self,
+                    from: Data(json.utf8))
+            else {
                 return (result, nil)
             }
             return (result, list.indices.map { decoded["g\($0)"] ?? [:] })
@@ -143,8 +157,10 @@ struct ClusterConfigDriftCheck: FindingCheck {
 
     /// Extends the host with one generator set to `settings` (mkForce, over whatever the
     /// node sets) and reads the cluster-config file it writes.
-    func evaluateOutput(_ module: String, settings: ClusterMapping.Settings, generator: String, others: [String],
-                        on host: Host, target: Target, nix: Nix) async throws -> Output {
+    func evaluateOutput(
+        _ module: String, settings: ClusterMapping.Settings, generator: String, others: [String],
+        on host: Host, target: Target, nix: Nix
+    ) async throws -> Output {
         let named = Self.etcNames(in: target.text(generator) ?? "")
         let path = settings.path.map(NixText.string).joined(separator: ".")
         let apply = """
@@ -156,8 +172,9 @@ struct ClusterConfigDriftCheck: FindingCheck {
                in builtins.listToAttrs (map (k: { name = k; value = etc.${k}.text; })
                     (builtins.filter wanted (builtins.attrNames etc)))
             """
-        let result = try await nix.eval("\(host.flake)#nixosConfigurations.\(host.node)", apply: apply,
-                                        overrides: target.overrides, impure: true)
+        let result = try await nix.eval(
+            "\(host.flake)#nixosConfigurations.\(host.node)", apply: apply,
+            overrides: target.overrides, impure: true)
         guard let files = try? result.decode([String: String?].self) else {
             let inGenerator = result.failure.map { $0.location?.file == generator || $0.evidence.contains(generator) }
             return .failed(result.evidence, inGenerator: inGenerator ?? false)
@@ -165,13 +182,17 @@ struct ClusterConfigDriftCheck: FindingCheck {
         // Its own file: the one its source names, else the one no other generator names.
         let othersNamed = Set(others.flatMap { Self.etcNames(in: target.text($0) ?? "") })
         let candidates = files.keys.sorted()
-        guard let file = candidates.first(where: named.contains) ?? (candidates.count == 1 ? candidates.first : nil)
+        guard
+            let file = candidates.first(where: named.contains) ?? (candidates.count == 1 ? candidates.first : nil)
                 ?? candidates.filter({ !othersNamed.contains($0) }).first,
-              let text = files[file] ?? nil else {
+            let text = files[file] ?? nil
+        else {
             let seen = candidates.isEmpty ? "none is named cluster-config" : candidates.joined(separator: ", ")
             let excerpt = "cannot tell which /etc file \(generator) writes: " + seen
-            return .failed(Evidence(command: result.command, excerpt: excerpt,
-                                    location: SourceLocation(file: generator, line: nil)), inGenerator: true)
+            return .failed(
+                Evidence(
+                    command: result.command, excerpt: excerpt,
+                    location: SourceLocation(file: generator, line: nil)), inGenerator: true)
         }
         return .text(file: file, json: text, command: result.command)
     }
@@ -182,8 +203,10 @@ struct ClusterConfigDriftCheck: FindingCheck {
         return text.matches(of: regex).compactMap { $0[1].substring.map(String.init) }
     }
 
-    func judge(_ generators: [String], schemas: [[String: SchemaNode]?], feeds: [ClusterMapping.Result?],
-               outputs: [Output?], host: Host?, failures: [Evidence], target: Target) -> Verdict {
+    func judge(
+        _ generators: [String], schemas: [[String: SchemaNode]?], feeds: [ClusterMapping.Result?],
+        outputs: [Output?], host: Host?, failures: [Evidence], target: Target
+    ) -> Verdict {
         var evidence: [Evidence] = []
         for (i, feed) in feeds.enumerated() {
             let location = SourceLocation(file: generators[i], line: nil)
@@ -206,19 +229,25 @@ struct ClusterConfigDriftCheck: FindingCheck {
             schemaDifferences = []
         }
         if case .text(let fileA, let a, _)? = outputs[0], case .text(let fileB, let b, _)? = outputs[1] {
-            evidence.insert(Evidence(excerpt: "fed both generators the same cluster on \(host?.node ?? "?"), "
-                                     + "each in its own schema"), at: 0)
+            evidence.insert(
+                Evidence(
+                    excerpt: "fed both generators the same cluster on \(host?.node ?? "?"), "
+                        + "each in its own schema"), at: 0)
             evidence += sourceEvidence(generators, target)
             let differences = Self.differences(a, b, files: (fileA, fileB))
             if differences.isEmpty {
                 let note = schemaDifferences.isEmpty ? "" : " (through different option schemas)"
-                return Verdict(id: id, outcome: .resolved, summary: "both cluster-config generators produce the "
-                               + "same JSON for the same cluster\(note)", evidence: evidence)
+                return Verdict(
+                    id: id, outcome: .resolved,
+                    summary: "both cluster-config generators produce the "
+                        + "same JSON for the same cluster\(note)", evidence: evidence)
             }
             evidence += differences.map { Evidence(excerpt: $0) }
             evidence += schemaDifferences.prefix(6).map { Evidence(excerpt: "schema: \($0)") }
-            return Verdict(id: id, outcome: .reproduced, summary: "the two cluster-config generators disagree on "
-                           + "\(differences.count) key(s) for the same cluster", evidence: evidence)
+            return Verdict(
+                id: id, outcome: .reproduced,
+                summary: "the two cluster-config generators disagree on "
+                    + "\(differences.count) key(s) for the same cluster", evidence: evidence)
         }
         // Not both outputs: what failed, and what the two declare.
         let produced = outputs.indices.filter { if case .text? = outputs[$0] { true } else { false } }
@@ -226,32 +255,41 @@ struct ClusterConfigDriftCheck: FindingCheck {
         evidence += schemaDifferences.map { Evidence(excerpt: "schema: \($0)") } + failures.suffix(4)
         if let one = produced.first, let other = failed.first {
             let why = failures.last.map { ": \($0.excerpt.split(separator: "\n").first ?? "")" } ?? ""
-            return Verdict(id: id, outcome: .reproduced,
-                           summary: "\(generators[one]) writes cluster-config for the cluster; \(generators[other]) "
-                           + "cannot be evaluated for it\(why)", evidence: evidence)
+            return Verdict(
+                id: id, outcome: .reproduced,
+                summary: "\(generators[one]) writes cluster-config for the cluster; \(generators[other]) "
+                    + "cannot be evaluated for it\(why)", evidence: evidence)
         }
         if !schemaDifferences.isEmpty {
-            return Verdict(id: id, outcome: .reproduced,
-                           summary: "the two cluster-config generators declare different option schemas, so one "
-                           + "cluster cannot be described the same way to both: \(schemaDifferences[0])",
-                           evidence: evidence)
+            return Verdict(
+                id: id, outcome: .reproduced,
+                summary: "the two cluster-config generators declare different option schemas, so one "
+                    + "cluster cannot be described the same way to both: \(schemaDifferences[0])",
+                evidence: evidence)
         }
         if let one = produced.first {
             let other = generators.indices.first { $0 != one }!
-            return Verdict(id: id, outcome: .reproduced,
-                           summary: "\(generators[one]) writes cluster-config for the cluster; the options of "
-                           + "\(generators[other]) cannot be read", evidence: evidence)
+            return Verdict(
+                id: id, outcome: .reproduced,
+                summary: "\(generators[one]) writes cluster-config for the cluster; the options of "
+                    + "\(generators[other]) cannot be read", evidence: evidence)
         }
-        return Verdict(id: id, outcome: .error,
-                       summary: "neither cluster-config generator can be evaluated for the cluster", evidence: evidence)
+        return Verdict(
+            id: id, outcome: .error,
+            summary: "neither cluster-config generator can be evaluated for the cluster", evidence: evidence)
     }
 
     /// Keys whose values differ between two JSON documents, as `key: A has X; B has Y`.
     static func differences(_ a: String, _ b: String, files: (String, String)) -> [String] {
         guard let ja = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
-              let jb = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else {
-            return a == b ? [] : ["the outputs differ and are not JSON objects: \(files.0) has \(a.prefix(120)); "
-                                  + "\(files.1) has \(b.prefix(120))"]
+            let jb = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any]
+        else {
+            return a == b
+                ? []
+                : [
+                    "the outputs differ and are not JSON objects: \(files.0) has \(a.prefix(120)); "
+                        + "\(files.1) has \(b.prefix(120))"
+                ]
         }
         let show = { (v: Any?) -> String in
             guard let v else { return "(absent)" }
@@ -271,7 +309,8 @@ struct ClusterConfigDriftCheck: FindingCheck {
 /// Nix literals for text the harness puts into expressions.
 enum NixText {
     static func string(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        "\""
+            + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "$", with: "\\$").replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
@@ -364,11 +403,13 @@ enum ClusterMapping {
     struct Cluster { let name: String; let leader: String; let nodes: [Node] }
 
     /// Three nodes, one of them without FlareDB.
-    static let cluster = Cluster(name: "drift-check", leader: "a", nodes: [
-        Node(name: "a", address: "10.9.0.1", roles: ["chainfire", "flaredb"]),
-        Node(name: "b", address: "10.9.0.2", roles: ["chainfire", "flaredb"]),
-        Node(name: "c", address: "10.9.0.3", roles: ["chainfire"]),
-    ])
+    static let cluster = Cluster(
+        name: "drift-check", leader: "a",
+        nodes: [
+            Node(name: "a", address: "10.9.0.1", roles: ["chainfire", "flaredb"]),
+            Node(name: "b", address: "10.9.0.2", roles: ["chainfire", "flaredb"]),
+            Node(name: "c", address: "10.9.0.3", roles: ["chainfire"]),
+        ])
 
     struct Settings: Sendable {
         /// The option namespace, e.g. `plasmacloud.cluster`.
@@ -384,12 +425,16 @@ enum ClusterMapping {
     // Names as generators spell them, compared without case, `-` or `_`.
     static let enableNames: Set = ["enable", "enabled"]
     static let clusterNames: Set = ["name", "clustername", "cluster", "clusterid"]
-    static let leaderNames: Set = ["leader", "leadernode", "leaderhost", "leadername", "bootstrap", "bootstrapnode",
-                                   "bootstraphost", "initialleader", "primary", "primarynode", "seed", "seednode",
-                                   "master"]
+    static let leaderNames: Set = [
+        "leader", "leadernode", "leaderhost", "leadername", "bootstrap", "bootstrapnode",
+        "bootstraphost", "initialleader", "primary", "primarynode", "seed", "seednode",
+        "master",
+    ]
     static let collectionNames: Set = ["nodes", "hosts", "members", "machines", "servers", "peers"]
-    static let addressNames: Set = ["ip", "address", "addr", "ipaddress", "ipv4", "ipv4address", "hostaddress",
-                                    "nodeip"]
+    static let addressNames: Set = [
+        "ip", "address", "addr", "ipaddress", "ipv4", "ipv4address", "hostaddress",
+        "nodeip",
+    ]
     static let roleNames: Set = ["roles", "role", "services", "components", "tags"]
     static let nodeNameNames: Set = ["name", "hostname", "host", "id", "nodename", "nodeid"]
     static let leaderFlagNames: Set = ["leader", "isleader", "bootstrap", "isbootstrap", "primary", "isprimary"]
@@ -400,7 +445,8 @@ enum ClusterMapping {
 
     /// The namespace that holds a collection of nodes with an address: the cluster's.
     static func clusterNamespace(_ tree: [String: SchemaNode], path: [String] = [])
-        -> (path: [String], options: [String: SchemaNode])? {
+        -> (path: [String], options: [String: SchemaNode])?
+    {
         let hasCollection = tree.contains { _, node in
             guard case .option(let type, _) = node, let collection = type.collection else { return false }
             return collection.fields.contains { key, field in
@@ -426,12 +472,15 @@ enum ClusterMapping {
         var value: [String: Any] = [:], described: [String] = []
         var collectionKey: String?
         let collections = options.filter { if case .option(let t, _) = $0.value { t.collection != nil } else { false } }
-        if collections.count == 1 { collectionKey = collections.first!.key } else {
+        if collections.count == 1 {
+            collectionKey = collections.first!.key
+        } else {
             let named = collections.keys.filter { collectionNames.contains(canonical($0)) }
             guard named.count == 1 else {
                 let names = collections.keys.sorted().joined(separator: ", ")
-                return .notEvident("\(prefix) has \(collections.count) collections of nodes (\(names)): which one "
-                                   + "is the cluster is not evident")
+                return .notEvident(
+                    "\(prefix) has \(collections.count) collections of nodes (\(names)): which one "
+                        + "is the cluster is not evident")
             }
             collectionKey = named[0]
         }
@@ -455,15 +504,18 @@ enum ClusterMapping {
                 value[key] = cluster.leader
                 described.append("\(key) (leader)")
             } else if !hasDefault {
-                return .notEvident("\(prefix).\(key) (\(type.rendered)) has no default and nothing in a cluster "
-                                   + "(name, leader, nodes with address and roles) evidently maps to it")
+                return .notEvident(
+                    "\(prefix).\(key) (\(type.rendered)) has no default and nothing in a cluster "
+                        + "(name, leader, nodes with address and roles) evidently maps to it")
             }
         }
         guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else {
             return .notEvident("the cluster cannot be written as JSON")
         }
-        return .evident(Settings(path: path, json: String(decoding: data, as: UTF8.self),
-                                 described: described.joined(separator: ", ")))
+        return .evident(
+            Settings(
+                path: path, json: String(decoding: data, as: UTF8.self),
+                described: described.joined(separator: ", ")))
     }
 
     struct Nodes { let value: Any; let described: String }
@@ -487,8 +539,9 @@ enum ClusterMapping {
             } else if leaderFlagNames.contains(name), t.isBool, flag == nil {
                 flag = key
             } else if !hasDefault {
-                return .notEvident("\(where_).\(key) (\(t.rendered)) has no default and nothing in a node "
-                                   + "(name, address, roles) evidently maps to it")
+                return .notEvident(
+                    "\(where_).\(key) (\(t.rendered)) has no default and nothing in a node "
+                        + "(name, address, roles) evidently maps to it")
             }
         }
         guard let address else { return .notEvident("\(where_) has no address field") }

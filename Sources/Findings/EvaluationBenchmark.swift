@@ -38,8 +38,10 @@ public struct EvaluationBenchmark: Sendable {
         let target = try await Target.miniature(home: home)
         let ledger = try Ledger.load(home.defaultLedger)
         let run = CheckRun(nix: nix, logger: Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let installable = "\(target.flake("nix/test-cluster"))#nixosConfigurations.node06.config.system.build.toplevel.drvPath"
-        let bareArgs = Nix.features + ["eval", "--json", installable] + target.overrides.flatMap(\.arguments)
+        let installable =
+            "\(target.flake("nix/test-cluster"))#nixosConfigurations.node06.config.system.build.toplevel.drvPath"
+        let bareArgs =
+            Nix.features + ["eval", "--json", installable] + target.overrides.flatMap(\.arguments)
             + ["--no-write-lock-file"]
         let bare = HostCommand(nix.executable, bareArgs)
 
@@ -59,10 +61,16 @@ public struct EvaluationBenchmark: Sendable {
             finding: "F5.2", bareCommand: bare.commandLine,
             bareNixEval: try await median { _ = try await bare.run(timeout: 60) },
             reproInProcess: try await median { _ = try await run.run(["F5.2"], on: target, ledger: ledger) },
-            reproCLI: try await median { _ = try await HostCommand(harnessBinary, ["repro", "F5.2"]).run(timeout: 60) },
-            checkAllInProcess: try await median { _ = try await run.run(try CheckRun.select(nil), on: target, ledger: ledger) },
+            reproCLI: try await median {
+                _ = try await HostCommand(harnessBinary, ["repro", "F5.2"]).run(timeout: 60)
+            },
+            checkAllInProcess: try await median {
+                _ = try await run.run(try CheckRun.select(nil), on: target, ledger: ledger)
+            },
             checkAllCLI: try await median { _ = try await HostCommand(harnessBinary, ["check"]).run(timeout: 120) },
-            harnessProcessStart: try await median { _ = try await HostCommand(harnessBinary, ["--help"]).run(timeout: 60) },
+            harnessProcessStart: try await median {
+                _ = try await HostCommand(harnessBinary, ["--help"]).run(timeout: 60)
+            },
             repetitions: repetitions)
     }
 }

@@ -24,7 +24,8 @@ struct TextSearch {
     func lines(in relative: String, where match: (String) -> Bool) -> [(location: SourceLocation, text: String)] {
         guard let text = target.text(relative) else { return [] }
         return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { i, line in
-            match(String(line)) ? (SourceLocation(file: relative, line: i + 1), line.trimmingCharacters(in: .whitespaces)) : nil
+            match(String(line))
+                ? (SourceLocation(file: relative, line: i + 1), line.trimmingCharacters(in: .whitespaces)) : nil
         }
     }
 
@@ -37,7 +38,9 @@ struct TextSearch {
     }
 
     func evidence(_ hits: [(location: SourceLocation, text: String)], command: String? = nil) -> [Evidence] {
-        hits.enumerated().map { Evidence(command: $0.offset == 0 ? command : nil, excerpt: $0.element.text, location: $0.element.location) }
+        hits.enumerated().map {
+            Evidence(command: $0.offset == 0 ? command : nil, excerpt: $0.element.text, location: $0.element.location)
+        }
     }
 }
 
@@ -45,8 +48,9 @@ extension Nix.Result {
     /// This evaluation as evidence: the command, then nix's verdict.
     var evidence: Evidence {
         if let failure {
-            return Evidence(command: command, excerpt: failure.evidence.split(separator: "\n").prefix(8).joined(separator: "\n"),
-                            location: failure.location)
+            return Evidence(
+                command: command, excerpt: failure.evidence.split(separator: "\n").prefix(8).joined(separator: "\n"),
+                location: failure.location)
         }
         return Evidence(command: command, excerpt: String((json ?? "").prefix(300)))
     }
@@ -55,5 +59,6 @@ extension Nix.Result {
 /// Evaluates `nixosConfigurations.NODE.config.system.build.toplevel.drvPath`, the
 /// attribute the investigation used.
 func evaluateToplevel(_ node: String, flake: String, target: Target, nix: Nix) async throws -> Nix.Result {
-    try await nix.eval("\(flake)#nixosConfigurations.\(node).config.system.build.toplevel.drvPath", overrides: target.overrides)
+    try await nix.eval(
+        "\(flake)#nixosConfigurations.\(node).config.system.build.toplevel.drvPath", overrides: target.overrides)
 }

@@ -20,12 +20,16 @@ public struct HarnessHome: Sendable {
         if let env = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_HOME"], !env.isEmpty {
             let home = HarnessHome(root: URL(fileURLWithPath: env))
             guard home.isComplete else {
-                throw FindingsError(.environment, "PHOTONCLOUD_HARNESS_HOME=\(env) is not a harness checkout (no Scenarios/targets/miniature)")
+                throw FindingsError(
+                    .environment,
+                    "PHOTONCLOUD_HARNESS_HOME=\(env) is not a harness checkout (no Scenarios/targets/miniature)")
             }
             return home
         }
-        let starts = [URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent(),
-                      URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+        let starts = [
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent(),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+        ]
         for start in starts {
             var dir = start
             while dir.path != "/" {
@@ -34,7 +38,10 @@ public struct HarnessHome: Sendable {
                 dir = dir.deletingLastPathComponent()
             }
         }
-        throw FindingsError(.environment, "cannot find the harness checkout (Scenarios/targets/miniature): run from it, or set PHOTONCLOUD_HARNESS_HOME")
+        throw FindingsError(
+            .environment,
+            "cannot find the harness checkout (Scenarios/targets/miniature): run from it, or set PHOTONCLOUD_HARNESS_HOME"
+        )
     }
 
     /// The stand-in's `guest-tools` input: the tools Images/guest-tools/build.sh
@@ -43,11 +50,13 @@ public struct HarnessHome: Sendable {
     /// empty directory: evaluation needs no tools, only building does.
     public var guestToolsReference: String {
         struct Built: Decodable { let path: String; let narHash: String }
-        let state = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_STATE"].flatMap { $0.isEmpty ? nil : $0 }
+        let state =
+            ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_STATE"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "/var/lib/photoncloud-harness"
         let manifest = URL(fileURLWithPath: state).appendingPathComponent("images/guest-tools.json")
         if let data = try? Data(contentsOf: manifest), let built = try? JSONDecoder().decode(Built.self, from: data),
-           FileManager.default.fileExists(atPath: built.path) {
+            FileManager.default.fileExists(atPath: built.path)
+        {
             return FlakeReference.path(built.path) + "?narHash=\(Self.queryEscaped(built.narHash))"
         }
         return FlakeReference.path(nixpkgsStandIn.appendingPathComponent(Self.absentGuestTools).path)
@@ -57,7 +66,8 @@ public struct HarnessHome: Sendable {
     public static let absentGuestTools = "guest-tools-absent"
 
     static func queryEscaped(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))
+            ?? value
     }
 
     var isComplete: Bool {

@@ -20,11 +20,16 @@ public struct Ledger: Sendable, Codable {
         }
         let ledger: Ledger
         do { ledger = try JSONDecoder().decode(Ledger.self, from: data) } catch {
-            throw FindingsError(.badLedger, "\(url.path) is not a ledger (`{\"target\": …, \"expected\": {\"F1\": \"reproduced\", …}}`): \(error)")
+            throw FindingsError(
+                .badLedger,
+                "\(url.path) is not a ledger (`{\"target\": …, \"expected\": {\"F1\": \"reproduced\", …}}`): \(error)")
         }
         let unknown = ledger.expected.keys.filter { !Catalog.ids.contains($0) }.sorted()
         guard unknown.isEmpty else {
-            throw FindingsError(.badLedger, "\(url.path) names unknown finding id(s) \(unknown.joined(separator: ", ")): the findings are \(Catalog.ids.joined(separator: ", "))")
+            throw FindingsError(
+                .badLedger,
+                "\(url.path) names unknown finding id(s) \(unknown.joined(separator: ", ")): the findings are \(Catalog.ids.joined(separator: ", "))"
+            )
         }
         return ledger
     }

@@ -30,20 +30,26 @@ public struct Target: Sendable {
 
     /// A user's checkout. It must be a directory with a flake.nix. `origin` names where
     /// the path came from in messages (`--repo`, `PHOTONCLOUD_REPO`).
-    public static func checkout(_ path: String, overrides: [InputOverride] = [],
-                                origin: String = "--repo") throws -> Target {
+    public static func checkout(
+        _ path: String, overrides: [InputOverride] = [],
+        origin: String = "--repo"
+    ) throws -> Target {
         guard !path.isEmpty else {
             throw FindingsError(.badTarget, "\(origin) is empty; give the path of a PhotonCloud monorepo checkout")
         }
         var isDir: ObjCBool = false
         let url = URL(fileURLWithPath: path).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else {
-            throw FindingsError(.badTarget, "\(origin) \(path): no such directory; give the path of a PhotonCloud "
-                                    + "monorepo checkout")
+            throw FindingsError(
+                .badTarget,
+                "\(origin) \(path): no such directory; give the path of a PhotonCloud "
+                    + "monorepo checkout")
         }
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("flake.nix").path) else {
-            throw FindingsError(.badTarget, "\(origin) \(path) is not a PhotonCloud checkout: it has no flake.nix "
-                                    + "at its top")
+            throw FindingsError(
+                .badTarget,
+                "\(origin) \(path) is not a PhotonCloud checkout: it has no flake.nix "
+                    + "at its top")
         }
         return Target(root: url, name: url.path, overrides: overrides, fixes: [], isMiniature: false)
     }
@@ -59,11 +65,14 @@ public struct Target: Sendable {
     /// when given (e.g. a checkout of nix-community/nixpkgs.lib). Copies are cached
     /// by content in `cache`: preparing one costs more than the evaluation it serves.
     /// `fixes` may repeat ids or use lower case; an unknown one is named.
-    public static func miniature(home: HarnessHome, fixes: [String] = [], lib: String? = nil,
-                                 cache: URL = Target.defaultCache) async throws -> Target {
+    public static func miniature(
+        home: HarnessHome, fixes: [String] = [], lib: String? = nil,
+        cache: URL = Target.defaultCache
+    ) async throws -> Target {
         let plan = try FixPlan(home: home, fixes: fixes)
-        let key = ContentKey.of(directory: home.miniature, extraFiles: plan.patches,
-                                salt: plan.ids.joined(separator: ","))
+        let key = ContentKey.of(
+            directory: home.miniature, extraFiles: plan.patches,
+            salt: plan.ids.joined(separator: ","))
         try Staging.prepare(cache)
         // Copies a killed run left half-made (its lock died with it).
         Staging.sweep(cache)
@@ -71,16 +80,19 @@ public struct Target: Sendable {
         if !FileManager.default.fileExists(atPath: root.appendingPathComponent(".git").path) {
             try await prepareCopy(of: home.miniature, plan: plan, in: cache, key: key)
         }
-        let libRef = FlakeReference.path(lib.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            ?? home.nixpkgsStandIn.appendingPathComponent("lib").path)
+        let libRef = FlakeReference.path(
+            lib.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+                ?? home.nixpkgsStandIn.appendingPathComponent("lib").path)
         return Target(
             root: root,
             name: plan.ids.isEmpty ? "miniature" : "miniature + fix \(plan.ids.joined(separator: ", "))",
-            overrides: [InputOverride(input: "nixpkgs", reference: FlakeReference.path(home.nixpkgsStandIn.path)),
-                        InputOverride(input: "nixpkgs/nixpkgs-lib", reference: libRef),
-                        InputOverride(input: "nixpkgs/guest-tools", reference: home.guestToolsReference),
-                        // Every input is a local path: no evaluation waits on a binary cache.
-                        .noSubstitutes],
+            overrides: [
+                InputOverride(input: "nixpkgs", reference: FlakeReference.path(home.nixpkgsStandIn.path)),
+                InputOverride(input: "nixpkgs/nixpkgs-lib", reference: libRef),
+                InputOverride(input: "nixpkgs/guest-tools", reference: home.guestToolsReference),
+                // Every input is a local path: no evaluation waits on a binary cache.
+                .noSubstitutes,
+            ],
             fixes: plan.ids, isMiniature: true)
     }
 
@@ -95,12 +107,17 @@ public struct Target: Sendable {
         do {
             try FileManager.default.copyItem(at: miniature, to: root)
         } catch {
-            throw FindingsError(.environment,
-                                FileProblem.describe(error, "copy the miniature into \(staging.url.path)"))
+            throw FindingsError(
+                .environment,
+                FileProblem.describe(error, "copy the miniature into \(staging.url.path)"))
         }
         let git = { (args: [String]) in
-            HostCommand("git", ["-C", root.path, "-c", "user.name=harness", "-c", "user.email=harness@localhost",
-                                "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"] + args)
+            HostCommand(
+                "git",
+                [
+                    "-C", root.path, "-c", "user.name=harness", "-c", "user.email=harness@localhost",
+                    "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false",
+                ] + args)
         }
         do {
             try await git(["init", "-q"]).succeed(timeout: 30)
@@ -113,7 +130,8 @@ public struct Target: Sendable {
                     if FileProblem.knownError(in: said) != nil {
                         throw FindingsError(.environment, FileProblem.describeCommand(said, in: staging.url.path))
                     }
-                    throw FindingsError(.environment, FixPlan.applyFailure(id, patch: patch, after: applied, output: said))
+                    throw FindingsError(
+                        .environment, FixPlan.applyFailure(id, patch: patch, after: applied, output: said))
                 }
                 applied.append(id)
             }
@@ -148,20 +166,26 @@ public struct FixPlan: Sendable {
         for raw in fixes {
             let given = raw.trimmingCharacters(in: .whitespaces)
             guard !given.isEmpty else {
-                throw FindingsError(.unknownFinding, "an empty fix id; give finding ids such as F5.1, separated "
-                                        + "by commas")
+                throw FindingsError(
+                    .unknownFinding,
+                    "an empty fix id; give finding ids such as F5.1, separated "
+                        + "by commas")
             }
             let id: String
             do { id = try Catalog.finding(given).id } catch {
-                throw FindingsError(.unknownFinding, "unknown finding id `\(given)` among the fixes; the findings are "
-                                        + Catalog.ids.joined(separator: ", "))
+                throw FindingsError(
+                    .unknownFinding,
+                    "unknown finding id `\(given)` among the fixes; the findings are "
+                        + Catalog.ids.joined(separator: ", "))
             }
             if !ids.contains(id) { ids.append(id) }
         }
         let available = home.availableFixes()
         for id in ids where !available.contains(id) {
-            throw FindingsError(.badTarget, "no fix for `\(id)` in \(home.fixes.path); fixes: "
-                                    + available.joined(separator: ", "))
+            throw FindingsError(
+                .badTarget,
+                "no fix for `\(id)` in \(home.fixes.path); fixes: "
+                    + available.joined(separator: ", "))
         }
         ids.sort { Catalog.ids.firstIndex(of: $0)! < Catalog.ids.firstIndex(of: $1)! }
         let variant = { (base: String, id: String) in home.fixes.appendingPathComponent("after-\(base)/\(id).patch") }
@@ -169,8 +193,10 @@ public struct FixPlan: Sendable {
         for id in ids {
             let after = ids.filter { $0 != id && FileManager.default.fileExists(atPath: variant($0, id).path) }
             guard after.count <= 1 else {
-                throw FindingsError(.badTarget, "fix \(id) has a variant for each of \(after.joined(separator: ", ")) "
-                                        + "but none for all of them: add one to \(home.fixes.path)")
+                throw FindingsError(
+                    .badTarget,
+                    "fix \(id) has a variant for each of \(after.joined(separator: ", ")) "
+                        + "but none for all of them: add one to \(home.fixes.path)")
             }
             bases[id] = after.first
         }
@@ -179,8 +205,10 @@ public struct FixPlan: Sendable {
             order.append(pending.remove(at: next))
         }
         guard pending.isEmpty else {
-            throw FindingsError(.badTarget, "the variants in \(home.fixes.path) of \(pending.joined(separator: ", ")) "
-                                    + "each need the other applied first")
+            throw FindingsError(
+                .badTarget,
+                "the variants in \(home.fixes.path) of \(pending.joined(separator: ", ")) "
+                    + "each need the other applied first")
         }
         self.ids = ids
         self.order = order
@@ -194,9 +222,10 @@ public struct FixPlan: Sendable {
         let said = output.split(separator: "\n").prefix(4).joined(separator: "; ")
         let onto = applied.isEmpty ? "to the miniature" : "after the fixes of \(applied.joined(separator: ", "))"
         return "the fix of \(id) (\(patch.path)) does not apply \(onto): git apply says: \(said). "
-            + (applied.isEmpty ? "Regenerate it against Scenarios/targets/miniature."
-                               : "Two fixes that change the same lines need a variant of one written for the tree "
-                                 + "with the other, in after-<ID>/ beside it.")
+            + (applied.isEmpty
+                ? "Regenerate it against Scenarios/targets/miniature."
+                : "Two fixes that change the same lines need a variant of one written for the tree "
+                    + "with the other, in after-<ID>/ beside it.")
     }
 }
 
@@ -212,8 +241,9 @@ final class Staging {
         let name = "\(Self.prefix)\(key)-\(UUID().uuidString.prefix(8))"
         let making = cache.appendingPathComponent(name + ".new")
         do { try FileManager.default.createDirectory(at: making, withIntermediateDirectories: false) } catch {
-            throw FindingsError(.environment,
-                                FileProblem.describe(error, "create a staging directory in \(cache.path)"))
+            throw FindingsError(
+                .environment,
+                FileProblem.describe(error, "create a staging directory in \(cache.path)"))
         }
         descriptor = open(making.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         url = cache.appendingPathComponent(name)
@@ -243,16 +273,22 @@ final class Staging {
         let parent = cache.deletingLastPathComponent()
         let isTMPDIR = cache == Target.defaultCache
         let name = isTMPDIR ? "TMPDIR (\(parent.path))" : parent.path
-        let advice = isTMPDIR ? "set TMPDIR to a writable directory, or unset it to use /tmp"
-                              : "give a writable directory"
+        let advice =
+            isTMPDIR
+            ? "set TMPDIR to a writable directory, or unset it to use /tmp"
+            : "give a writable directory"
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: parent.path, isDirectory: &isDir) else {
-            throw FindingsError(.environment, "\(name) does not exist; the miniature's copies are made there: "
-                                    + "create it, or \(advice)")
+            throw FindingsError(
+                .environment,
+                "\(name) does not exist; the miniature's copies are made there: "
+                    + "create it, or \(advice)")
         }
         guard isDir.boolValue else {
-            throw FindingsError(.environment, "\(name) is a file, not a directory; the miniature's copies are made "
-                                    + "there: \(advice)")
+            throw FindingsError(
+                .environment,
+                "\(name) is a file, not a directory; the miniature's copies are made "
+                    + "there: \(advice)")
         }
         do { try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true) } catch {
             throw FindingsError(.environment, FileProblem.describe(error, "create \(cache.path)"))
@@ -291,7 +327,8 @@ enum FileProblem {
         let ns = error as NSError
         if ns.domain == NSPOSIXErrorDomain { return Int32(ns.code) }
         if let underlying = (ns.userInfo[NSUnderlyingErrorKey] as? any Error).map({ $0 as NSError }),
-           underlying.domain == NSPOSIXErrorDomain {
+            underlying.domain == NSPOSIXErrorDomain
+        {
             return Int32(underlying.code)
         }
         switch (error as? CocoaError)?.code {
@@ -315,15 +352,18 @@ enum FileProblem {
 
     /// A file-system error named in a command's output.
     static func knownError(in text: String) -> (Int32, String)? {
-        let known = [(ENOSPC, "No space left on device"), (EDQUOT, "Disk quota exceeded"),
-                     (EROFS, "Read-only file system"), (EACCES, "Permission denied")]
+        let known = [
+            (ENOSPC, "No space left on device"), (EDQUOT, "Disk quota exceeded"),
+            (EROFS, "Read-only file system"), (EACCES, "Permission denied"),
+        ]
         return known.first { text.contains($0.1) }
     }
 
     static func advice(_ code: Int32) -> String {
         switch code {
-        case ENOSPC, EDQUOT: "; free space there, or set TMPDIR to a directory on a file system with room (a copy "
-            + "of the miniature takes about 1 MB)"
+        case ENOSPC, EDQUOT:
+            "; free space there, or set TMPDIR to a directory on a file system with room (a copy "
+                + "of the miniature takes about 1 MB)"
         case EACCES, EPERM, EROFS: "; set TMPDIR to a directory this user can write"
         case ENOTDIR: "; part of that path is a file: set TMPDIR to a directory"
         default: ""
@@ -339,10 +379,13 @@ enum ContentKey {
         func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
             for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
         }
-        let files = (FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? []).sorted()
+        let files = (FileManager.default.enumerator(atPath: directory.path)?.compactMap { $0 as? String } ?? [])
+            .sorted()
         for file in files {
             mix(file.utf8)
-            if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(file).path) { mix(data) }
+            if let data = FileManager.default.contents(atPath: directory.appendingPathComponent(file).path) {
+                mix(data)
+            }
         }
         for file in extraFiles {
             mix(file.deletingLastPathComponent().lastPathComponent.utf8)

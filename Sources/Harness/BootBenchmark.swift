@@ -54,16 +54,19 @@ public struct BootBenchmark: Sendable {
             for node in cluster.nodes { ready[node.name] = await node.readySeconds }
             accelerator = cluster.accelerator.rawValue
             let teardown = await cluster.teardown()
-            runs.append(Run(wallSeconds: wall, nodeReadySeconds: ready, harnessCPUSeconds: cpu,
-                            destroySeconds: teardown.destroySeconds, teardownSeconds: teardown.totalSeconds))
+            runs.append(
+                Run(
+                    wallSeconds: wall, nodeReadySeconds: ready, harnessCPUSeconds: cpu,
+                    destroySeconds: teardown.destroySeconds, teardownSeconds: teardown.totalSeconds))
             logger.info("bench run \(i): \(String(format: "%.2f", wall)) s to all ready")
         }
         let bare = try await bareGuest(accelerator: accelerator)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        return Report(nodes: options.nodes.count, accelerator: accelerator, runs: runs, bare: bare,
-                      harnessPeakRSSMiB: ResourceUsage.peakRSSMiB(),
-                      targetWallSeconds: 1.3 * Double(options.nodes.count) * bare.qemuCPUSeconds / Double(cores),
-                      cores: cores)
+        return Report(
+            nodes: options.nodes.count, accelerator: accelerator, runs: runs, bare: bare,
+            harnessPeakRSSMiB: ResourceUsage.peakRSSMiB(),
+            targetWallSeconds: 1.3 * Double(options.nodes.count) * bare.qemuCPUSeconds / Double(cores),
+            cores: cores)
     }
 
     /// node01's guest with the same kernel, initramfs, disk and memory, started by
@@ -76,27 +79,33 @@ public struct BootBenchmark: Sendable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let console = dir.appendingPathComponent("console.log").path
         let key = try options.key ?? SSHKey.generateEd25519()
-        let run = GuestRun(domainName: "bare", accelerator: accelerator == "tcg" ? .tcg : .kvm,
-                           disk: dir.appendingPathComponent("bare.qcow2"), directory: dir.appendingPathComponent(spec.name),
-                           networkName: "", consoleLog: console, publicKey: try key.publicKeyBase64(), peers: [spec])
+        let run = GuestRun(
+            domainName: "bare", accelerator: accelerator == "tcg" ? .tcg : .kvm,
+            disk: dir.appendingPathComponent("bare.qcow2"), directory: dir.appendingPathComponent(spec.name),
+            networkName: "", consoleLog: console, publicKey: try key.publicKeyBase64(), peers: [spec])
         try FileManager.default.createDirectory(at: run.directory, withIntermediateDirectories: true)
         try await image.prepare(spec, in: run)
         let port = try LoopbackPort.free()
-        let args = [
-            "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-nodefaults", "-display", "none",
-            "-no-reboot", "-device", "virtio-rng-pci", "-serial", "file:\(console)",
-        ] + (try image.qemuArguments(for: spec, in: run, sshPort: port))
+        let args =
+            [
+                "-machine", "pc", "-accel", accelerator == "tcg" ? "tcg,tb-size=32" : "kvm", "-nodefaults", "-display",
+                "none",
+                "-no-reboot", "-device", "virtio-rng-pci", "-serial", "file:\(console)",
+            ] + (try image.qemuArguments(for: spec, in: run, sshPort: port))
         let stderrPath = dir.appendingPathComponent("qemu.stderr").path
         let start = ContinuousClock.now
         // Its own process group and a clean signal mask: it and all it started end on every path.
-        let qemu = try ChildProcess.spawn(HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64",
-                                          args, stderr: .file(stderrPath))
+        let qemu = try ChildProcess.spawn(
+            HostCommand.resolve("qemu-system-x86_64") ?? "/usr/bin/qemu-system-x86_64",
+            args, stderr: .file(stderrPath))
         do {
-            let bare = try await waitUntilReady(qemu, start: start, port: port, key: key, console: console,
-                                                stderrPath: stderrPath)
+            let bare = try await waitUntilReady(
+                qemu, start: start, port: port, key: key, console: console,
+                stderrPath: stderrPath)
             await qemu.terminateGroup()
-            return Bare(readySeconds: bare.ready, qemuCPUSeconds: bare.cpu,
-                        commandLine: HostCommand("qemu-system-x86_64", args).commandLine)
+            return Bare(
+                readySeconds: bare.ready, qemuCPUSeconds: bare.cpu,
+                commandLine: HostCommand("qemu-system-x86_64", args).commandLine)
         } catch {
             await qemu.terminateGroup()
             throw error
@@ -104,8 +113,10 @@ public struct BootBenchmark: Sendable {
     }
 
     /// Seconds from `start` to SSH-ready, and QEMU's CPU seconds by then.
-    private func waitUntilReady(_ qemu: ChildProcess, start: ContinuousClock.Instant, port: Int, key: SSHKey,
-                                console: String, stderrPath: String) async throws -> (ready: Double, cpu: Double) {
+    private func waitUntilReady(
+        _ qemu: ChildProcess, start: ContinuousClock.Instant, port: Int, key: SSHKey,
+        console: String, stderrPath: String
+    ) async throws -> (ready: Double, cpu: Double) {
         let log = ConsoleLog(path: console)
         let limit = Duration.seconds(120)
         while ContinuousClock.now - start < limit {
@@ -115,8 +126,10 @@ public struct BootBenchmark: Sendable {
                 throw HarnessError(.node, "bare qemu exited \(status): \(stderr)\n\(log.formattedTail())")
             }
             if let hostKey = log.pinnedHostKey(),
-               let session = try? await SSHSession.connect(host: "127.0.0.1", port: port, key: key, pinnedHostKey: hostKey, timeout: 3),
-               (try? await session.exec("true", timeout: 10))?.exitStatus == 0 {
+                let session = try? await SSHSession.connect(
+                    host: "127.0.0.1", port: port, key: key, pinnedHostKey: hostKey, timeout: 3),
+                (try? await session.exec("true", timeout: 10))?.exitStatus == 0
+            {
                 return ((ContinuousClock.now - start).seconds, ResourceUsage.processCPUSeconds(pid: qemu.pid))
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -143,7 +156,8 @@ public enum ResourceUsage {
     /// utime + stime of a live process, from /proc/PID/stat.
     public static func processCPUSeconds(pid: Int32) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the command name: state is field 3, utime 14, stime 15 (1-based).
         guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return 0 }

@@ -49,7 +49,8 @@ public actor BridgeFirewall {
             for a in lossAmong {
                 for b in lossAmong where a != b {
                     rules.append(
-                        "iifname \"\(try tap(a))\" oifname \"\(try tap(b))\" numgen random mod 100 < \(lossPercent) counter drop")
+                        "iifname \"\(try tap(a))\" oifname \"\(try tap(b))\" numgen random mod 100 < \(lossPercent) counter drop"
+                    )
                 }
             }
         }
@@ -70,13 +71,16 @@ public actor BridgeFirewall {
     }
 
     /// Makes the table hold exactly these cuts (and this loss), atomically.
-    public func apply(_ cuts: Set<Cut>, taps: [String: String], lossPercent: Int = 0, lossAmong: [String] = []) async throws {
+    public func apply(_ cuts: Set<Cut>, taps: [String: String], lossPercent: Int = 0, lossAmong: [String] = [])
+        async throws
+    {
         let script = try Self.ruleset(
             table: table, owner: owner, cuts: cuts, taps: taps, lossPercent: lossPercent, lossAmong: lossAmong)
         let out = try await HostCommand("nft", ["-f", "-"]).run(timeout: 30, stdin: Data(script.utf8))
         guard out.status == 0 else {
             throw HarnessError(
-                .environment, "nft refused the run's bridge rules (exit \(out.status)): \(out.stderr)\nthe rules:\n\(script)")
+                .environment,
+                "nft refused the run's bridge rules (exit \(out.status)): \(out.stderr)\nthe rules:\n\(script)")
         }
         applied = true
         logger.debug("bridge rules applied", metadata: ["table": "\(table)", "cuts": "\(cuts.count)"])

@@ -20,9 +20,11 @@ public struct ClusterOptions: Sendable {
     /// machine joining a running cluster does.
     public var deferred: Set<String>
 
-    public init(nodes: [NodeSpec], state: StateDirectory = StateDirectory(), bootTimeout: Double = 40,
-                libvirtURI: String = "qemu:///system", image: (any GuestImage)? = nil, key: SSHKey? = nil,
-                deferred: Set<String> = []) {
+    public init(
+        nodes: [NodeSpec], state: StateDirectory = StateDirectory(), bootTimeout: Double = 40,
+        libvirtURI: String = "qemu:///system", image: (any GuestImage)? = nil, key: SSHKey? = nil,
+        deferred: Set<String> = []
+    ) {
         self.nodes = nodes
         self.state = state
         self.bootTimeout = bootTimeout
@@ -63,7 +65,8 @@ public final class Cluster: Sendable {
 
     public func node(_ name: String) throws -> Node {
         guard let node = nodes.first(where: { $0.name == name }) else {
-            throw HarnessError(.badInput, "unknown node `\(name)`: this run has \(nodes.map(\.name).joined(separator: ", "))")
+            throw HarnessError(
+                .badInput, "unknown node `\(name)`: this run has \(nodes.map(\.name).joined(separator: ", "))")
         }
         return node
     }
@@ -73,7 +76,10 @@ public final class Cluster: Sendable {
         do {
             return try await Connection.open(uri)
         } catch let error as LibvirtError {
-            throw HarnessError(.environment, "cannot reach libvirtd at \(uri): is it running? `Images/setup.sh` installs and starts it", cause: error)
+            throw HarnessError(
+                .environment,
+                "cannot reach libvirtd at \(uri): is it running? `Images/setup.sh` installs and starts it", cause: error
+            )
         }
     }
 
@@ -94,10 +100,13 @@ public final class Cluster: Sendable {
 
         let bootID = try HostBoot.id()
         let runID = RunID()
-        let logger = { var l = logger; l[metadataKey: "run"] = "\(runID)"; return l }()
+        let logger = {
+            var l = logger; l[metadataKey: "run"] = "\(runID)"; return l
+        }()
         let directory = options.state.runDirectory(runID)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         guard let lock = try RunLock(path: directory.appendingPathComponent("run.lock").path) else {
             throw HarnessError(.environment, "run directory \(directory.path) is locked by another process")
         }
@@ -119,8 +128,9 @@ public final class Cluster: Sendable {
             runID: runID, directory: directory, image: image, owner: owner, accelerator: accelerator,
             connection: connection, key: key, publicKey: try key.publicKeyBase64(), networkName: networkName,
             nodes: options.nodes, logger: logger)
-        let cluster = Cluster(context: context, network: network, lock: lock,
-                              nodes: options.nodes.map { Node(spec: $0, context: context) })
+        let cluster = Cluster(
+            context: context, network: network, lock: lock,
+            nodes: options.nodes.map { Node(spec: $0, context: context) })
         do {
             let timeout = options.bootTimeout * context.timeoutScale
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -206,7 +216,8 @@ public final class Cluster: Sendable {
         } catch {
             if keep {
                 try? await cluster.markKept()
-                logger.warning("kept the cluster after a failure: `harness ssh NODE` to look, `harness down` to remove it")
+                logger.warning(
+                    "kept the cluster after a failure: `harness ssh NODE` to look, `harness down` to remove it")
             } else {
                 await cluster.teardown()
             }

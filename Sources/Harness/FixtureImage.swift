@@ -16,14 +16,20 @@ public struct FixtureImage: Codable, Sendable {
     public static func load(from state: StateDirectory) throws -> FixtureImage {
         let manifest = state.images.appendingPathComponent("fixture.json")
         guard let data = try? Data(contentsOf: manifest) else {
-            throw HarnessError(.environment, "the fixture guest image is not built (no \(manifest.path)): run `Images/setup.sh`, or `Images/fixture/build.sh` if the host is already set up")
+            throw HarnessError(
+                .environment,
+                "the fixture guest image is not built (no \(manifest.path)): run `Images/setup.sh`, or `Images/fixture/build.sh` if the host is already set up"
+            )
         }
         let image: FixtureImage
         do { image = try JSONDecoder().decode(FixtureImage.self, from: data) } catch {
-            throw HarnessError(.environment, "\(manifest.path) is malformed: rebuild with `Images/fixture/build.sh`", cause: error)
+            throw HarnessError(
+                .environment, "\(manifest.path) is malformed: rebuild with `Images/fixture/build.sh`", cause: error)
         }
-        for path in [image.kernel, image.initrd, image.baseDisk] where !FileManager.default.isReadableFile(atPath: path) {
-            throw HarnessError(.environment, "fixture image file \(path) is missing: rebuild with `Images/fixture/build.sh`")
+        for path in [image.kernel, image.initrd, image.baseDisk] where !FileManager.default.isReadableFile(atPath: path)
+        {
+            throw HarnessError(
+                .environment, "fixture image file \(path) is missing: rebuild with `Images/fixture/build.sh`")
         }
         return image
     }
@@ -35,8 +41,10 @@ extension FixtureImage: GuestImage {
     /// A qcow2 overlay on the shared read-only base.
     public func prepare(_ node: NodeSpec, in run: GuestRun) async throws {
         do {
-            try await HostCommand("qemu-img", ["create", "-q", "-f", "qcow2", "-b", baseDisk, "-F", "qcow2", run.disk.path])
-                .succeed(timeout: 30)
+            try await HostCommand(
+                "qemu-img", ["create", "-q", "-f", "qcow2", "-b", baseDisk, "-F", "qcow2", run.disk.path]
+            )
+            .succeed(timeout: 30)
         } catch {
             throw HarnessError(.environment, "\(node.name): cannot create its disk overlay", cause: error)
         }

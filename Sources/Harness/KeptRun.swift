@@ -21,13 +21,21 @@ public struct KeptRun: Sendable {
         let chosen: RunID
         if let runID {
             guard let match = kept.first(where: { $0.prefix == runID }) else {
-                throw HarnessError(.badInput, "no kept run `\(runID)`; kept runs: \(kept.map(\.prefix).joined(separator: ", ").ifEmpty("none"))")
+                throw HarnessError(
+                    .badInput,
+                    "no kept run `\(runID)`; kept runs: \(kept.map(\.prefix).joined(separator: ", ").ifEmpty("none"))")
             }
             chosen = match
         } else {
             let byDate = kept.sorted {
-                let a = (try? state.runDirectory($0).appendingPathComponent("kept").resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
-                let b = (try? state.runDirectory($1).appendingPathComponent("kept").resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast
+                let a =
+                    (try? state.runDirectory($0).appendingPathComponent("kept").resourceValues(forKeys: [
+                        .contentModificationDateKey
+                    ]).contentModificationDate) ?? .distantPast
+                let b =
+                    (try? state.runDirectory($1).appendingPathComponent("kept").resourceValues(forKeys: [
+                        .contentModificationDateKey
+                    ]).contentModificationDate) ?? .distantPast
                 return a > b
             }
             guard let newest = byDate.first else {
@@ -37,15 +45,18 @@ public struct KeptRun: Sendable {
         }
         let dir = state.runDirectory(chosen)
         guard let data = FileManager.default.contents(atPath: dir.appendingPathComponent("nodes.json").path),
-              let nodes = try? JSONDecoder().decode([NodeEndpoint].self, from: data) else {
-            throw HarnessError(.environment, "kept run \(chosen) has no readable nodes.json: remove it with `harness down`")
+            let nodes = try? JSONDecoder().decode([NodeEndpoint].self, from: data)
+        else {
+            throw HarnessError(
+                .environment, "kept run \(chosen) has no readable nodes.json: remove it with `harness down`")
         }
         return KeptRun(runID: chosen, directory: dir, nodes: nodes)
     }
 
     public func node(_ name: String) throws -> NodeEndpoint {
         guard let node = nodes.first(where: { $0.name == name }) else {
-            throw HarnessError(.badInput, "unknown node `\(name)`: run \(runID) has \(nodes.map(\.name).joined(separator: ", "))")
+            throw HarnessError(
+                .badInput, "unknown node `\(name)`: run \(runID) has \(nodes.map(\.name).joined(separator: ", "))")
         }
         return node
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP port on 127.0.0.1 that was free a moment ago. QEMU may still lose a race
@@ -19,7 +19,9 @@ public enum LoopbackPort {
                 bind(fd, p, len) == 0 && getsockname(fd, p, &len) == 0
             }
         }
-        guard bound else { throw HarnessError(.environment, "cannot bind 127.0.0.1:0: \(String(cString: strerror(errno)))") }
+        guard bound else {
+            throw HarnessError(.environment, "cannot bind 127.0.0.1:0: \(String(cString: strerror(errno)))")
+        }
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -39,15 +39,18 @@ public actor Node {
     public nonisolated var name: String { spec.name }
 
     var guestRun: GuestRun {
-        GuestRun(domainName: domainName, accelerator: context.accelerator, disk: overlay,
-                 directory: context.directory.appendingPathComponent(spec.name),
-                 networkName: context.networkName, consoleLog: console.path, publicKey: context.publicKey, peers: context.nodes)
+        GuestRun(
+            domainName: domainName, accelerator: context.accelerator, disk: overlay,
+            directory: context.directory.appendingPathComponent(spec.name),
+            networkName: context.networkName, consoleLog: console.path, publicKey: context.publicKey,
+            peers: context.nodes)
     }
 
     /// Makes the node's disk and whatever else its image needs on the host.
     func prepare() async throws {
-        try FileManager.default.createDirectory(at: guestRun.directory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o755])
+        try FileManager.default.createDirectory(
+            at: guestRun.directory, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
         try await context.image.prepare(spec, in: guestRun)
     }
 
@@ -68,7 +71,8 @@ public actor Node {
                 for (guestPort, hostPort) in forwards.sorted(by: { $0.key < $1.key }) {
                     try await addForward(guestPort: guestPort, hostPort: hostPort)
                 }
-                try? definition.write(to: context.directory.appendingPathComponent("\(spec.name).xml"), atomically: true, encoding: .utf8)
+                try? definition.write(
+                    to: context.directory.appendingPathComponent("\(spec.name).xml"), atomically: true, encoding: .utf8)
                 context.logger.debug("started", metadata: ["node": "\(spec.name)", "port": "\(port)"])
                 return
             } catch let error as LibvirtError where error.message.contains("host forwarding") {
@@ -78,7 +82,8 @@ public actor Node {
                 throw HarnessError(.node, "\(spec.name): libvirt could not start the domain", cause: error)
             }
         }
-        throw HarnessError(.node, "\(spec.name): no free 127.0.0.1 port for the SSH forward after 5 tries", cause: lastError)
+        throw HarnessError(
+            .node, "\(spec.name): no free 127.0.0.1 port for the SSH forward after 5 tries", cause: lastError)
     }
 
     /// The 127.0.0.1 port forwarded to `guestPort` on the management NIC, added on first
@@ -97,8 +102,9 @@ public actor Node {
                 lastError = error  // the port was taken meanwhile: another
             }
         }
-        throw HarnessError(.node, "\(spec.name): no 127.0.0.1 port could be forwarded to its port \(guestPort)",
-                           cause: lastError)
+        throw HarnessError(
+            .node, "\(spec.name): no 127.0.0.1 port could be forwarded to its port \(guestPort)",
+            cause: lastError)
     }
 
     private func addForward(guestPort: Int, hostPort: Int) async throws {
@@ -107,7 +113,8 @@ public actor Node {
         let reply = try await domain.qemuMonitorCommand("hostfwd_add mgmt tcp:127.0.0.1:\(hostPort)-:\(guestPort)")
         let text = reply.trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.isEmpty else {
-            throw HarnessError(.node, "\(spec.name): QEMU refused the forward 127.0.0.1:\(hostPort) → \(guestPort): \(text)")
+            throw HarnessError(
+                .node, "\(spec.name): QEMU refused the forward 127.0.0.1:\(hostPort) → \(guestPort): \(text)")
         }
     }
 
@@ -126,7 +133,10 @@ public actor Node {
             }
             let state = try await domain.state()
             if state != .running && state != .blocked {
-                throw HarnessError(.node, "\(spec.name) stopped while booting (state \(state)); last console lines:\n\(console.formattedTail())")
+                throw HarnessError(
+                    .node,
+                    "\(spec.name) stopped while booting (state \(state)); last console lines:\n\(console.formattedTail())"
+                )
             }
             // The console is read again only when it has grown: a booting kernel
             // writes tens of kilobytes, and this loop runs ten times a second per node.
@@ -134,14 +144,18 @@ public actor Node {
             if size != scannedSize {
                 scannedSize = size
                 if console.panicked(after: consoleOffset) {
-                    throw HarnessError(.node, "\(spec.name): its kernel panicked while booting; last console lines (\(console.path)):\n\(console.formattedTail())")
+                    throw HarnessError(
+                        .node,
+                        "\(spec.name): its kernel panicked while booting; last console lines (\(console.path)):\n\(console.formattedTail())"
+                    )
                 }
                 printedKey = console.pinnedHostKey()
             }
             if let key = printedKey {
                 do {
-                    session = try await SSHSession.connect(host: "127.0.0.1", port: port, key: context.key,
-                                                           pinnedHostKey: key, timeout: 3)
+                    session = try await SSHSession.connect(
+                        host: "127.0.0.1", port: port, key: context.key,
+                        pinnedHostKey: key, timeout: 3)
                     hostKey = key
                     readySeconds = startedAt.map { (ContinuousClock.now - $0).seconds }
                     return
@@ -153,7 +167,9 @@ public actor Node {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw HarnessError(.timeout, """
+        throw HarnessError(
+            .timeout,
+            """
             \(spec.name) did not accept SSH on 127.0.0.1:\(sshPort ?? 0) within \(Int(timeout)) s (last attempt: \(lastError)); \
             last console lines (\(console.path)):
             \(console.formattedTail())
@@ -165,7 +181,8 @@ public actor Node {
         guard let port = sshPort, let hostKey else {
             throw HarnessError(.node, "\(spec.name) has not been reached over SSH yet")
         }
-        let fresh = try await SSHSession.connect(host: "127.0.0.1", port: port, key: context.key, pinnedHostKey: hostKey, timeout: 5)
+        let fresh = try await SSHSession.connect(
+            host: "127.0.0.1", port: port, key: context.key, pinnedHostKey: hostKey, timeout: 5)
         session = fresh
         return fresh
     }
@@ -177,7 +194,10 @@ public actor Node {
         } catch let error as SSHError {
             session = nil
             if error.kind == .timeout {
-                throw HarnessError(.timeout, "\(spec.name): `\(command)` did not finish within \(Int(timeout * context.timeoutScale)) s", cause: error)
+                throw HarnessError(
+                    .timeout,
+                    "\(spec.name): `\(command)` did not finish within \(Int(timeout * context.timeoutScale)) s",
+                    cause: error)
             }
             throw HarnessError(.node, "\(spec.name): could not run `\(command)`", cause: error)
         }
@@ -188,9 +208,12 @@ public actor Node {
     public func succeed(_ command: String, timeout: Double = 30) async throws -> String {
         let result = try await exec(command, timeout: timeout)
         guard result.exitStatus == 0 else {
-            let output = [result.stderr.isEmpty ? nil : "  stderr: \(result.stderr.suffix(800))",
-                          result.stdout.isEmpty ? nil : "  stdout: \(result.stdout.suffix(800))"].compactMap { $0 }
-            throw HarnessError(.failure, "\(spec.name): `\(command)` exited \(result.exitStatus)\n" + output.joined(separator: "\n"))
+            let output = [
+                result.stderr.isEmpty ? nil : "  stderr: \(result.stderr.suffix(800))",
+                result.stdout.isEmpty ? nil : "  stdout: \(result.stdout.suffix(800))",
+            ].compactMap { $0 }
+            throw HarnessError(
+                .failure, "\(spec.name): `\(command)` exited \(result.exitStatus)\n" + output.joined(separator: "\n"))
         }
         return result.stdout
     }
@@ -200,7 +223,9 @@ public actor Node {
     public func fail(_ command: String, timeout: Double = 30) async throws -> String {
         let result = try await exec(command, timeout: timeout)
         guard result.exitStatus != 0 else {
-            throw HarnessError(.failure, "\(spec.name): `\(command)` was expected to fail but exited 0\n  stdout: \(result.stdout.suffix(800))")
+            throw HarnessError(
+                .failure,
+                "\(spec.name): `\(command)` was expected to fail but exited 0\n  stdout: \(result.stdout.suffix(800))")
         }
         return result.stderr
     }
@@ -220,7 +245,9 @@ public actor Node {
             if ContinuousClock.now - start >= limit { break }
             try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
         }
-        throw HarnessError(.timeout, """
+        throw HarnessError(
+            .timeout,
+            """
             \(spec.name): waited \(Int(timeout * context.timeoutScale)) s for `\(command)` to succeed (last: \(last)); last console lines:
             \(console.formattedTail())
             """)
@@ -253,8 +280,9 @@ public actor Node {
     /// How to reach this node from the host, for `--keep` and `harness ssh`.
     public func endpoint() throws -> NodeEndpoint {
         guard let sshPort, let hostKey else { throw HarnessError(.node, "\(spec.name) has not answered SSH") }
-        return NodeEndpoint(name: spec.name, domain: domainName, sshPort: sshPort, hostKey: hostKey,
-                            clusterAddress: spec.clusterAddress, console: console.path)
+        return NodeEndpoint(
+            name: spec.name, domain: domainName, sshPort: sshPort, hostKey: hostKey,
+            clusterAddress: spec.clusterAddress, console: console.path)
     }
 
     /// Freezes the guest (its clock stops too); `resume()` thaws it.
@@ -277,7 +305,8 @@ public actor Node {
             throw HarnessError(.node, "\(spec.name) has no interface \(spec.mac) in its live XML")
         }
         // Queue 1 is the first pair's transmit queue.
-        let status = try await domain.qemuMonitorCommand("info virtio-queue-status /machine/peripheral/\(alias)/virtio-backend 1")
+        let status = try await domain.qemuMonitorCommand(
+            "info virtio-queue-status /machine/peripheral/\(alias)/virtio-backend 1")
         return status.split(whereSeparator: \.isNewline).map { $0.split(separator: " ").joined(separator: " ") }
             .filter { ["inuse:", "used_idx:", "last_avail_idx:", "shadow_avail_idx:"].contains(where: $0.hasPrefix) }
             .joined(separator: ", ")

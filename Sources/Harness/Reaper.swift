@@ -62,8 +62,12 @@ public struct Reaper: Sendable {
             if let owner = RunOwner(readingXML: xml) {
                 owned[owner, default: Objects()].domains.append(domain)
             } else {
-                left.append((domain.name, "it records no harness run (made by an older harness, or not by one), "
-                    + "so nothing proves it dead; if it is a leftover: \(handRemoval(domain: domain.name))"))
+                left.append(
+                    (
+                        domain.name,
+                        "it records no harness run (made by an older harness, or not by one), "
+                            + "so nothing proves it dead; if it is a leftover: \(handRemoval(domain: domain.name))"
+                    ))
             }
         }
         for network in try await connection.allNetworks() where network.name.hasPrefix(namePrefix) {
@@ -74,8 +78,12 @@ public struct Reaper: Sendable {
             if let owner = RunOwner(readingXML: xml) {
                 owned[owner, default: Objects()].networks.append(network)
             } else {
-                left.append((network.name, "it records no harness run (made by an older harness, or not by one), "
-                    + "so nothing proves it dead; if it is a leftover: \(handRemoval(network: network.name))"))
+                left.append(
+                    (
+                        network.name,
+                        "it records no harness run (made by an older harness, or not by one), "
+                            + "so nothing proves it dead; if it is a leftover: \(handRemoval(network: network.name))"
+                    ))
             }
         }
 
@@ -85,8 +93,12 @@ public struct Reaper: Sendable {
             if let owner {
                 owned[owner, default: Objects()].tables.append(table)
             } else {
-                left.append((table, "it records no harness run, so nothing proves it dead; if it is a leftover: "
-                    + "`nft delete table bridge \(table)`"))
+                left.append(
+                    (
+                        table,
+                        "it records no harness run, so nothing proves it dead; if it is a leftover: "
+                            + "`nft delete table bridge \(table)`"
+                    ))
             }
         }
 
@@ -95,7 +107,8 @@ public struct Reaper: Sendable {
             let ours = state.run(ownedBy: owner.lockPath)
             if let ours { handled.insert(ours) }
             let runDirectory = URL(fileURLWithPath: owner.lockPath).deletingLastPathComponent()
-            let run = ours ?? RunID(prefix: runDirectory.lastPathComponent)
+            let run =
+                ours ?? RunID(prefix: runDirectory.lastPathComponent)
                 ?? objects.names.lazy.compactMap(RunID.init(owning:)).first
             let label = run?.prefix ?? owner.lockPath
             // Held until its objects are gone, so a concurrent reaper leaves them alone meanwhile.
@@ -108,12 +121,20 @@ public struct Reaper: Sendable {
                 lock = taken
             case .unknown(let why) where owner.bootID == bootID:
                 for domain in objects.domains {
-                    left.append((domain.name, "\(why), and the host has not rebooted since its run began, so nothing "
-                        + "proves that run dead; if it is: \(handRemoval(domain: domain.name))"))
+                    left.append(
+                        (
+                            domain.name,
+                            "\(why), and the host has not rebooted since its run began, so nothing "
+                                + "proves that run dead; if it is: \(handRemoval(domain: domain.name))"
+                        ))
                 }
                 for network in objects.networks {
-                    left.append((network.name, "\(why), and the host has not rebooted since its run began, so nothing "
-                        + "proves that run dead; if it is: \(handRemoval(network: network.name))"))
+                    left.append(
+                        (
+                            network.name,
+                            "\(why), and the host has not rebooted since its run began, so nothing "
+                                + "proves that run dead; if it is: \(handRemoval(network: network.name))"
+                        ))
                 }
                 continue
             case .unknown:
@@ -127,15 +148,21 @@ public struct Reaper: Sendable {
                 guard ours != nil else {
                     let root = runDirectory.deletingLastPathComponent().deletingLastPathComponent().path
                     for name in objects.names {
-                        left.append((name, "its run was kept (--keep) by a harness with another state directory; "
-                            + "`PHOTONCLOUD_HARNESS_STATE='\(root)' harness down` removes it"))
+                        left.append(
+                            (
+                                name,
+                                "its run was kept (--keep) by a harness with another state directory; "
+                                    + "`PHOTONCLOUD_HARNESS_STATE='\(root)' harness down` removes it"
+                            ))
                     }
                     continue
                 }
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for domain in objects.domains {
-                    group.addTask { try await domain.destroy(); try await domain.undefineIfPersistent() }
+                    group.addTask {
+                        try await domain.destroy(); try await domain.undefineIfPersistent()
+                    }
                 }
                 try await group.waitForAll()
             }
@@ -148,11 +175,13 @@ public struct Reaper: Sendable {
             if let ours { try? FileManager.default.removeItem(at: state.runDirectory(ours)) }
             withExtendedLifetime(lock) {}
             if let run { reaped.runs.append(run) }
-            logger.info("reaped leftovers of \(label)", metadata: [
-                "domains": "\(objects.domains.count)", "networks": "\(objects.networks.count)",
-                "tables": "\(objects.tables.count)",
-                "why": "\(owner.bootID == bootID ? "its lock is free" : "the host has rebooted since")",
-            ])
+            logger.info(
+                "reaped leftovers of \(label)",
+                metadata: [
+                    "domains": "\(objects.domains.count)", "networks": "\(objects.networks.count)",
+                    "tables": "\(objects.tables.count)",
+                    "why": "\(owner.bootID == bootID ? "its lock is free" : "the host has rebooted since")",
+                ])
         }
 
         // Run directories of this state directory that no libvirt object named.

@@ -19,9 +19,11 @@ struct RunContext: Sendable {
     let nodes: [NodeSpec]
     let logger: Logger
 
-    init(runID: RunID, directory: URL, image: any GuestImage, owner: RunOwner, accelerator: DomainXML.Accelerator,
-         connection: Connection, key: SSHKey, publicKey: String, networkName: String, nodes: [NodeSpec],
-         logger: Logger) {
+    init(
+        runID: RunID, directory: URL, image: any GuestImage, owner: RunOwner, accelerator: DomainXML.Accelerator,
+        connection: Connection, key: SSHKey, publicKey: String, networkName: String, nodes: [NodeSpec],
+        logger: Logger
+    ) {
         self.runID = runID
         self.directory = directory
         self.image = OwnedImage(base: image, owner: owner)

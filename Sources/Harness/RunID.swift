@@ -13,7 +13,8 @@ public struct RunID: Hashable, Sendable, CustomStringConvertible {
 
     public init?(prefix: String) {
         guard prefix.hasPrefix(Self.namespace), prefix.count == Self.namespace.count + 8,
-              prefix.dropFirst(Self.namespace.count).allSatisfy(\.isHexDigit) else { return nil }
+            prefix.dropFirst(Self.namespace.count).allSatisfy(\.isHexDigit)
+        else { return nil }
         self.prefix = prefix
     }
 

@@ -43,7 +43,8 @@ public struct StateDirectory: Sendable {
     public func newReportDirectory(_ what: String, keep: Int = 50) -> URL {
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
         let keys: [URLResourceKey] = [.contentModificationDateKey]
-        let existing = (try? FileManager.default.contentsOfDirectory(at: reports, includingPropertiesForKeys: keys)) ?? []
+        let existing =
+            (try? FileManager.default.contentsOfDirectory(at: reports, includingPropertiesForKeys: keys)) ?? []
         let oldestFirst = existing.sorted {
             let a = (try? $0.resourceValues(forKeys: Set(keys)).contentModificationDate) ?? .distantPast
             let b = (try? $1.resourceValues(forKeys: Set(keys)).contentModificationDate) ?? .distantPast

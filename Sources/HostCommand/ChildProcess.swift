@@ -32,13 +32,16 @@ public final class ChildProcess: Sendable {
     }
 
     /// Starts `path` with `arguments`; `environment` nil inherits the harness's.
-    public static func spawn(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-                             currentDirectory: String? = nil, stdin: Stream = .null, stdout: Stream = .null,
-                             stderr: Stream = .null) throws -> ChildProcess {
+    public static func spawn(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: String? = nil, stdin: Stream = .null, stdout: Stream = .null,
+        stderr: Stream = .null
+    ) throws -> ChildProcess {
         let commandLine = ([path] + arguments).map(HostCommand.shellQuote).joined(separator: " ")
         func failure(_ call: String, _ code: Int32) -> HostCommandError {
-            HostCommandError(kind: .cannotStart, command: commandLine,
-                             message: "cannot start \(commandLine): \(call): \(String(cString: strerror(code)))")
+            HostCommandError(
+                kind: .cannotStart, command: commandLine,
+                message: "cannot start \(commandLine): \(call): \(String(cString: strerror(code)))")
         }
         var attributes = posix_spawnattr_t()
         var code = posix_spawnattr_init(&attributes)
@@ -48,10 +51,12 @@ public final class ChildProcess: Sendable {
         sigemptyset(&none)
         sigfillset(&all)
         let flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP
-        for (call, result) in [("posix_spawnattr_setsigmask", posix_spawnattr_setsigmask(&attributes, &none)),
-                               ("posix_spawnattr_setsigdefault", posix_spawnattr_setsigdefault(&attributes, &all)),
-                               ("posix_spawnattr_setpgroup", posix_spawnattr_setpgroup(&attributes, 0)),
-                               ("posix_spawnattr_setflags", posix_spawnattr_setflags(&attributes, Int16(flags)))]
+        for (call, result) in [
+            ("posix_spawnattr_setsigmask", posix_spawnattr_setsigmask(&attributes, &none)),
+            ("posix_spawnattr_setsigdefault", posix_spawnattr_setsigdefault(&attributes, &all)),
+            ("posix_spawnattr_setpgroup", posix_spawnattr_setpgroup(&attributes, 0)),
+            ("posix_spawnattr_setflags", posix_spawnattr_setflags(&attributes, Int16(flags))),
+        ]
         where result != 0 { throw failure(call, result) }
 
         var actions = posix_spawn_file_actions_t()
@@ -174,8 +179,9 @@ public final class ChildProcess: Sendable {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry -> pid_t? in
             guard let pid = pid_t(entry),
-                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+                let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
             // After the command name: state, ppid, pgrp.
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 2, fields[2] == "\(pgid)", fields[0] != "Z", fields[0] != "X" else { return nil }

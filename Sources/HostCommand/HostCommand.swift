@@ -24,8 +24,10 @@ public struct HostCommand: Sendable {
     public var environment: [String: String]? = nil
     public var currentDirectory: URL? = nil
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                currentDirectory: URL? = nil) {
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: URL? = nil
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -46,15 +48,17 @@ public struct HostCommand: Sendable {
     /// exits, so nothing it started outlives `run`, and no pipe it left open holds `run`.
     public func run(timeout: Double, stdin: Data? = nil) async throws -> Output {
         guard let path = Self.resolve(executable) else {
-            throw HostCommandError(kind: .notInstalled, command: commandLine,
-                                   message: "`\(executable)` is not installed or not on PATH")
+            throw HostCommandError(
+                kind: .notInstalled, command: commandLine,
+                message: "`\(executable)` is not installed or not on PATH")
         }
         let start = ContinuousClock.now
         let pipes = try ChildPipes(stdin: stdin, command: commandLine)
-        let child = try ChildProcess.spawn(path, arguments, environment: environment,
-                                           currentDirectory: currentDirectory?.path, stdin: pipes.childStdin,
-                                           stdout: .descriptor(pipes.childStdout),
-                                           stderr: .descriptor(pipes.childStderr))
+        let child = try ChildProcess.spawn(
+            path, arguments, environment: environment,
+            currentDirectory: currentDirectory?.path, stdin: pipes.childStdin,
+            stdout: .descriptor(pipes.childStdout),
+            stderr: .descriptor(pipes.childStderr))
         pipes.closeChildEnds()
         async let streams = pipes.drain()
         let exited = await child.waitForExit(within: timeout)
@@ -72,12 +76,14 @@ public struct HostCommand: Sendable {
         }
         guard exited else {
             if Task.isCancelled { throw CancellationError() }
-            throw HostCommandError(kind: .timeout, command: commandLine,
-                                   message: "`\(commandLine)` did not finish within \(Int(timeout)) s\n"
-                                       + Self.tail(output.stderr + output.stdout))
+            throw HostCommandError(
+                kind: .timeout, command: commandLine,
+                message: "`\(commandLine)` did not finish within \(Int(timeout)) s\n"
+                    + Self.tail(output.stderr + output.stdout))
         }
-        return Output(status: status, stdout: output.stdout, stderr: output.stderr,
-                      seconds: (ContinuousClock.now - start).seconds)
+        return Output(
+            status: status, stdout: output.stdout, stderr: output.stderr,
+            seconds: (ContinuousClock.now - start).seconds)
     }
 
     /// Runs and demands exit status 0.
@@ -85,9 +91,10 @@ public struct HostCommand: Sendable {
     public func succeed(timeout: Double) async throws -> Output {
         let out = try await run(timeout: timeout)
         guard out.status == 0 else {
-            throw HostCommandError(kind: .exitStatus, command: commandLine,
-                                   message: "`\(commandLine)` exited \(out.status):\n"
-                                       + Self.tail(out.stderr + out.stdout))
+            throw HostCommandError(
+                kind: .exitStatus, command: commandLine,
+                message: "`\(commandLine)` exited \(out.status):\n"
+                    + Self.tail(out.stderr + out.stdout))
         }
         return out
     }

@@ -30,7 +30,9 @@ public final class Connection: @unchecked Sendable {
     public func version() async throws -> (libvirt: UInt, hypervisor: UInt) {
         try await runBlocking { [self] in
             var lib: UInt = 0, hv: UInt = 0
-            guard virConnectGetLibVersion(pointer, &lib) == 0 else { throw LibvirtError.last("virConnectGetLibVersion") }
+            guard virConnectGetLibVersion(pointer, &lib) == 0 else {
+                throw LibvirtError.last("virConnectGetLibVersion")
+            }
             guard virConnectGetVersion(pointer, &hv) == 0 else { throw LibvirtError.last("virConnectGetVersion") }
             return (lib, hv)
         }
@@ -86,7 +88,9 @@ public final class Connection: @unchecked Sendable {
 
     public func capabilities() async throws -> String {
         try await runBlocking { [self] in
-            guard let cstr = virConnectGetCapabilities(pointer) else { throw LibvirtError.last("virConnectGetCapabilities") }
+            guard let cstr = virConnectGetCapabilities(pointer) else {
+                throw LibvirtError.last("virConnectGetCapabilities")
+            }
             defer { free(cstr) }
             return String(cString: cstr)
         }
@@ -94,5 +98,5 @@ public final class Connection: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

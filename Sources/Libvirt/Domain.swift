@@ -1,7 +1,8 @@
 import Blocking
 import CLibvirt
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One libvirt domain. Owns its `virDomainPtr` (freed in `deinit`) and holds its
@@ -80,7 +81,9 @@ public final class Domain: @unchecked Sendable {
 
     public func xmlDescription() async throws -> String {
         try await runBlocking { [self] in
-            guard let cstr = virDomainGetXMLDesc(pointer, 0) else { throw LibvirtError.last("virDomainGetXMLDesc(\(name))") }
+            guard let cstr = virDomainGetXMLDesc(pointer, 0) else {
+                throw LibvirtError.last("virDomainGetXMLDesc(\(name))")
+            }
             defer { free(cstr) }
             return String(cString: cstr)
         }

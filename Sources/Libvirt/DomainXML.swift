@@ -9,7 +9,9 @@ public struct DomainXML: Sendable, Equatable {
         public var target: String
         public var serial: String?
         public var cache: String?
-        public init(path: String, format: String = "qcow2", target: String = "vda", serial: String? = nil, cache: String? = nil) {
+        public init(
+            path: String, format: String = "qcow2", target: String = "vda", serial: String? = nil, cache: String? = nil
+        ) {
             self.path = path; self.format = format; self.target = target; self.serial = serial; self.cache = cache
         }
     }
@@ -142,9 +144,11 @@ public struct DomainXML: Sendable, Equatable {
             // guest reaches nothing through it; only the loopback forward comes in.
             x.append("  <qemu:commandline>")
             x.append("    <qemu:arg value='-netdev'/>")
-            x.append("    <qemu:arg value='user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(m.hostPort)-:\(m.guestPort)'/>")
+            x.append(
+                "    <qemu:arg value='user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(m.hostPort)-:\(m.guestPort)'/>")
             x.append("    <qemu:arg value='-device'/>")
-            x.append("    <qemu:arg value='virtio-net-pci,netdev=mgmt,mac=\(esc(m.mac)),romfile=,bus=pci.0,addr=0x1e'/>")
+            x.append(
+                "    <qemu:arg value='virtio-net-pci,netdev=mgmt,mac=\(esc(m.mac)),romfile=,bus=pci.0,addr=0x1e'/>")
             x.append("  </qemu:commandline>")
         }
         x.append("</domain>")
@@ -163,10 +167,15 @@ public struct DomainXML: Sendable, Equatable {
         let wanted = "<mac address='\(mac.lowercased())'/>"
         var inInterface = false, matches = false
         for line in xml.split(whereSeparator: \.isNewline).map({ $0.drop { $0 == " " }.lowercased() }) {
-            if line.hasPrefix("<interface ") { inInterface = true; matches = false }
-            else if line == "</interface>" { inInterface = false }
-            else if inInterface && line == wanted { matches = true }
-            else if inInterface && matches && line.hasPrefix("<alias name='") { return String(line.dropFirst(13).prefix { $0 != "'" }) }
+            if line.hasPrefix("<interface ") {
+                inInterface = true; matches = false
+            } else if line == "</interface>" {
+                inInterface = false
+            } else if inInterface && line == wanted {
+                matches = true
+            } else if inInterface && matches && line.hasPrefix("<alias name='") {
+                return String(line.dropFirst(13).prefix { $0 != "'" })
+            }
         }
         return nil
     }
@@ -244,8 +253,9 @@ public struct RunOwner: Sendable, Hashable {
             let parts = tag.name.split(separator: ":", maxSplits: 1)
             let declaration = parts.count == 2 ? "xmlns:\(parts[0])" : "xmlns"
             guard parts.last == "run", tag.attributes[declaration] == Self.namespace,
-                  let lock = tag.attributes["lock"], let boot = tag.attributes["boot-id"],
-                  !lock.isEmpty, !boot.isEmpty else { continue }
+                let lock = tag.attributes["lock"], let boot = tag.attributes["boot-id"],
+                !lock.isEmpty, !boot.isEmpty
+            else { continue }
             self.init(lockPath: lock, bootID: boot)
             return
         }
@@ -272,13 +282,21 @@ struct XMLStartTags: Sequence, IteratorProtocol {
     mutating func next() -> Tag? {
         while let lt = find(0x3C) {  // <
             i = lt
-            if starts("<!--") { i = end(of: "-->") }
-            else if starts("<![CDATA[") { i = end(of: "]]>") }
-            else if starts("<?") { i = end(of: "?>") }
-            else if starts("<!") { i = end(of: ">") }
-            else if starts("</") { i = end(of: ">"); _ = stack.popLast() }
-            else if let tag = startTag() { return tag }
-            else { i = bytes.count }  // malformed: stop rather than guess
+            if starts("<!--") {
+                i = end(of: "-->")
+            } else if starts("<![CDATA[") {
+                i = end(of: "]]>")
+            } else if starts("<?") {
+                i = end(of: "?>")
+            } else if starts("<!") {
+                i = end(of: ">")
+            } else if starts("</") {
+                i = end(of: ">"); _ = stack.popLast()
+            } else if let tag = startTag() {
+                return tag
+            } else {
+                i = bytes.count
+            }  // malformed: stop rather than guess
         }
         return nil
     }
@@ -358,7 +376,9 @@ func decodeAttribute(_ raw: String) -> String {
             guard let semi = scalars[i...].firstIndex(of: ";") else { out.append(c); continue }
             let entity = String(String.UnicodeScalarView(scalars[i..<semi]))
             let named: [String: Unicode.Scalar] = ["amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'"]
-            let number = entity.hasPrefix("#x") ? UInt32(entity.dropFirst(2), radix: 16)
+            let number =
+                entity.hasPrefix("#x")
+                ? UInt32(entity.dropFirst(2), radix: 16)
                 : entity.hasPrefix("#") ? UInt32(entity.dropFirst(), radix: 10) : nil
             guard let decoded = named[entity] ?? number.flatMap(Unicode.Scalar.init) else { out.append(c); continue }
             out.append(decoded)

@@ -26,7 +26,8 @@ public struct LibvirtError: Error, CustomStringConvertible, Sendable {
             return LibvirtError(code: -1, domain: -1, message: "libvirt reported no error text", operation: operation)
         }
         let message = err.pointee.message.map { String(cString: $0) } ?? "no message"
-        let error = LibvirtError(code: err.pointee.code, domain: err.pointee.domain, message: message, operation: operation)
+        let error = LibvirtError(
+            code: err.pointee.code, domain: err.pointee.domain, message: message, operation: operation)
         virResetLastError()
         return error
     }

@@ -42,7 +42,9 @@ public final class Network: @unchecked Sendable {
 
     public func bridgeName() async throws -> String {
         try await runBlocking { [self] in
-            guard let cstr = virNetworkGetBridgeName(pointer) else { throw LibvirtError.last("virNetworkGetBridgeName(\(name))") }
+            guard let cstr = virNetworkGetBridgeName(pointer) else {
+                throw LibvirtError.last("virNetworkGetBridgeName(\(name))")
+            }
             defer { free(cstr) }
             return String(cString: cstr)
         }
@@ -50,5 +52,5 @@ public final class Network: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -8,12 +8,16 @@ public enum AnomalyPicture {
     /// At most this many operations are drawn: those just before the failing point.
     public static let maxOperations = 160
 
-    public static func svg(history: History, operationIDs: [Int], anomaly: Anomaly, describe: (HistoryOperation) -> String)
+    public static func svg(
+        history: History, operationIDs: [Int], anomaly: Anomaly, describe: (HistoryOperation) -> String
+    )
         -> String
     {
         let failingLine = anomaly.operation.invokeLine
         let allOps = operationIDs.map { history.operations[$0] }
-        let failing = allOps.first { $0.invokeLine == failingLine && $0.process.description == anomaly.operation.process }
+        let failing = allOps.first {
+            $0.invokeLine == failingLine && $0.process.description == anomaly.operation.process
+        }
         let end = failing?.completePosition ?? allOps.map(\.invokePosition).max() ?? 0
         var ops = allOps.filter { $0.invokePosition <= end }
         if ops.count > maxOperations { ops = Array(ops.suffix(maxOperations)) }
@@ -122,7 +126,8 @@ public enum AnomalyPicture {
         for c in anomaly.concurrent.prefix(listed) {
             y += 18
             svg += "<text x=\"24\" y=\"\(fmt(y))\" fill=\"#B35900\">concurrent: process \(escape(c.process)): "
-            svg += "\(escape(c.description)) (lines \(c.invokeLine)–\(c.completeLine.map(String.init) ?? "end"))</text>\n"
+            svg +=
+                "\(escape(c.description)) (lines \(c.invokeLine)–\(c.completeLine.map(String.init) ?? "end"))</text>\n"
         }
         if anomaly.concurrent.count > listed {
             y += 18

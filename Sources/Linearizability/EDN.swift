@@ -318,8 +318,9 @@ struct EDNParser {
                 case 0x75:  // uXXXX
                     guard position + 4 <= bytes.count,
                         let code = UInt32(
-                            String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<position + 4]),
-                                   as: UTF8.self), radix: 16)
+                            String(
+                                decoding: UnsafeBufferPointer(rebasing: bytes[position..<position + 4]),
+                                as: UTF8.self), radix: 16)
                     else { throw error("`\\u` in a string is not followed by four hex digits") }
                     position += 4
                     let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
@@ -386,10 +387,13 @@ struct EDNParser {
         let startsNumber =
             (first >= 0x30 && first <= 0x39)
             || ((first == 0x2B || first == 0x2D) && token.utf8.count > 1
-                && { let s = token.utf8.dropFirst().first!; return s >= 0x30 && s <= 0x39 }())
+                && {
+                    let s = token.utf8.dropFirst().first!; return s >= 0x30 && s <= 0x39
+                }())
         guard startsNumber else { return .symbol(token) }
         if let i = Int64(token) { return .int(i) }
-        if token.hasSuffix("N"), token.dropLast().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") }) {
+        if token.hasSuffix("N"), token.dropLast().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "-" || $0 == "+") })
+        {
             let digits = String(token.dropLast())
             if let i = Int64(digits) { return .int(i) }
             return .bigInt(digits)

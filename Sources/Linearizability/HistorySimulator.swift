@@ -118,10 +118,12 @@ public struct HistorySimulator: Sendable {
         var timed: [(time: Double, event: HistoryEvent)] = []
         for p in planned {
             let input: EDNValue = (p.f == "read" || p.f == "get") ? .null : p.input
-            timed.append((p.invoke, HistoryEvent(process: .client(p.process), kind: .invoke, f: p.f, key: p.key, value: input)))
+            timed.append(
+                (p.invoke, HistoryEvent(process: .client(p.process), kind: .invoke, f: p.f, key: p.key, value: input)))
             let kind: HistoryEvent.Kind = p.timedOut ? .info : (p.ok ? .ok : .fail)
             let value: EDNValue = (p.f == "read" || p.f == "get") && !p.timedOut ? p.output : input
-            timed.append((p.complete, HistoryEvent(process: .client(p.process), kind: kind, f: p.f, key: p.key, value: value)))
+            timed.append(
+                (p.complete, HistoryEvent(process: .client(p.process), kind: kind, f: p.f, key: p.key, value: value)))
         }
         timed.sort { $0.time < $1.time }
         let events = timed.enumerated().map { i, t in

@@ -178,7 +178,9 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
             }
             guard let step else { continue }
             let index: Int
-            if let i = byKey[op.key] { index = i } else {
+            if let i = byKey[op.key] {
+                index = i
+            } else {
                 index = parts.count
                 byKey[op.key] = index
                 parts.append(KeyHistory(key: op.key, model: model))

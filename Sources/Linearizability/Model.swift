@@ -46,7 +46,9 @@ public protocol SequentialModel: Sendable {
 extension SequentialModel {
     /// The error for a function this model does not have.
     func unknownFunction(_ op: HistoryOperation) -> ModelError {
-        ModelError(":\(op.f) is not an operation of \(Self.name) (it has \(Self.functions.map { ":" + $0 }.joined(separator: ", ")))")
+        ModelError(
+            ":\(op.f) is not an operation of \(Self.name) (it has \(Self.functions.map { ":" + $0 }.joined(separator: ", ")))"
+        )
     }
 }
 

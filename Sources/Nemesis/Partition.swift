@@ -41,7 +41,8 @@ public enum Partition: Sendable, Equatable, CustomStringConvertible {
         }
         func known(_ n: String) throws {
             guard nodes.contains(n) else {
-                throw HarnessError(.badInput, "\(n) is not one of the partitioned nodes \(nodes.joined(separator: ", "))")
+                throw HarnessError(
+                    .badInput, "\(n) is not one of the partitioned nodes \(nodes.joined(separator: ", "))")
             }
         }
         switch self {
@@ -76,8 +77,9 @@ public enum Partition: Sendable, Equatable, CustomStringConvertible {
 
     /// Who each node hears (itself included), given `cuts`.
     public static func heard(_ nodes: [String], cuts: Set<BridgeFirewall.Cut>) -> [String: Set<String>] {
-        Dictionary(uniqueKeysWithValues: nodes.map { node in
-            (node, Set(nodes.filter { $0 == node || !cuts.contains(.init(from: $0, to: node)) }))
-        })
+        Dictionary(
+            uniqueKeysWithValues: nodes.map { node in
+                (node, Set(nodes.filter { $0 == node || !cuts.contains(.init(from: $0, to: node)) }))
+            })
     }
 }

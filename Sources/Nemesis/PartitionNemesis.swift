@@ -47,7 +47,8 @@ public struct PartitionNemesis: Sendable {
             outcome.injected = true
             let seen = try await Reachability.blocked(among: nodes, timeoutScale: cluster.timeoutScale)
             outcome.confirmed = seen == cuts
-            outcome.detail = outcome.confirmed
+            outcome.detail =
+                outcome.confirmed
                 ? "\(cuts.count) directed cut(s) confirmed by the receivers"
                 : "expected cuts \(Self.text(cuts)), the receivers saw \(Self.text(seen))"
             try await Task.sleep(for: .milliseconds(Int64(hold * 1000)))

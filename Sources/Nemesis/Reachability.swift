@@ -44,7 +44,8 @@ public enum Reachability {
                 group.addTask {
                     let snmp = try await node.succeed("cat /proc/net/snmp")
                     guard let count = inEchos(snmp) else {
-                        throw HarnessError(.node, "\(node.name): no Icmp InEchos in /proc/net/snmp:\n\(snmp.prefix(400))")
+                        throw HarnessError(
+                            .node, "\(node.name): no Icmp InEchos in /proc/net/snmp:\n\(snmp.prefix(400))")
                     }
                     return (node.name, count)
                 }
@@ -58,7 +59,9 @@ public enum Reachability {
     /// `InEchos` from /proc/net/snmp's two Icmp lines (names, then values).
     static func inEchos(_ snmp: String) -> Int? {
         let icmp = snmp.split(separator: "\n").filter { $0.hasPrefix("Icmp:") }.map { $0.split(separator: " ") }
-        guard icmp.count >= 2, let column = icmp[0].firstIndex(of: "InEchos"), column < icmp[1].count else { return nil }
+        guard icmp.count >= 2, let column = icmp[0].firstIndex(of: "InEchos"), column < icmp[1].count else {
+            return nil
+        }
         return Int(icmp[1][column])
     }
 }

@@ -10,18 +10,23 @@ public struct Nix: Sendable {
 
     // No eval cache: nix 2.8's SQLite cache confuses attributes between two concurrent
     // evaluations of one flake ("attribute … is unexpectedly missing").
-    public static let features = ["--extra-experimental-features", "nix-command flakes", "--option", "eval-cache", "false"]
+    public static let features = [
+        "--extra-experimental-features", "nix-command flakes", "--option", "eval-cache", "false",
+    ]
 
     /// Finds `nix` and checks it is new enough for flakes (2.4). The version is
     /// remembered per nix binary (path, size, mtime): asking costs a process.
     public static func locate(_ executable: String = "nix", logger: Logger) async throws -> Nix {
         guard let path = HostCommand.resolve(executable) else {
-            throw NixError(.notInstalled, "`nix` is not installed: `Images/setup.sh` installs it (Debian package nix-bin)")
+            throw NixError(
+                .notInstalled, "`nix` is not installed: `Images/setup.sh` installs it (Debian package nix-bin)")
         }
         let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         let attributes = try? FileManager.default.attributesOfItem(atPath: real)
-        let identity = "\(real) \((attributes?[.size] as? Int) ?? 0) \(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)"
-        let memo = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("photoncloud-harness-nix-version")
+        let identity =
+            "\(real) \((attributes?[.size] as? Int) ?? 0) \(((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970) ?? 0)"
+        let memo = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "photoncloud-harness-nix-version")
         if let line = try? String(contentsOf: memo, encoding: .utf8), line.hasPrefix(identity + " ") {
             return Nix(executable: path, version: String(line.dropFirst(identity.count + 1)), logger: logger)
         }
@@ -29,7 +34,8 @@ public struct Nix: Sendable {
         do { out = try await HostCommand(path, ["--version"]).run(timeout: 20) } catch {
             throw NixError(.notInstalled, "`\(path) --version` failed: \(error)")
         }
-        let version = out.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        let version =
+            out.stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
         let parts = version.split(separator: ".").compactMap { Int($0) }
         // A nix that fails or prints no version is broken, not old: show what it said.
         guard out.status == 0, out.stdout.hasPrefix("nix (Nix) "), parts.count >= 2 else {
@@ -52,7 +58,9 @@ public struct Nix: Sendable {
     public func build(derivations: [String], offline: Bool) -> HostCommand {
         let parts = version.split(separator: ".").compactMap { Int($0) }
         let suffix = parts.count >= 2 && (parts[0], parts[1]) >= (2, 13) ? "^*" : ""
-        return HostCommand(executable, Self.features + ["build", "--no-link"] + (offline ? ["--offline"] : []) + derivations.map { $0 + suffix })
+        return HostCommand(
+            executable,
+            Self.features + ["build", "--no-link"] + (offline ? ["--offline"] : []) + derivations.map { $0 + suffix })
     }
 
     /// Whether this nix decodes percent-encoded paths in `path:` and `git+file:` references
@@ -73,14 +81,17 @@ public struct Nix: Sendable {
         public func decode<T: Decodable>(_ type: T.Type) throws -> T {
             guard let json else { throw NixError(.unexpectedOutput, "`\(command)` failed: \(failure?.headline ?? "")") }
             do { return try JSONDecoder().decode(T.self, from: Data(json.utf8)) } catch {
-                throw NixError(.unexpectedOutput, "`\(command)` printed JSON that is not \(T.self): \(json.prefix(200))")
+                throw NixError(
+                    .unexpectedOutput, "`\(command)` printed JSON that is not \(T.self): \(json.prefix(200))")
             }
         }
     }
 
     /// `nix eval --json INSTALLABLE [--apply F]` with the target's input overrides.
-    public func eval(_ installable: String, apply: String? = nil, overrides: [InputOverride] = [], impure: Bool = false,
-                     timeout: Double = 120) async throws -> Result {
+    public func eval(
+        _ installable: String, apply: String? = nil, overrides: [InputOverride] = [], impure: Bool = false,
+        timeout: Double = 120
+    ) async throws -> Result {
         var args = Self.features + ["eval", "--json", installable]
         if let apply { args += ["--apply", apply] }
         if impure { args.append("--impure") }
@@ -89,18 +100,30 @@ public struct Nix: Sendable {
     }
 
     /// `nix flake show --json FLAKE`.
-    public func flakeShow(_ flake: String, overrides: [InputOverride] = [], timeout: Double = 120) async throws -> Result {
-        try await run(Self.features + ["flake", "show", "--json", flake] + overrides.flatMap(\.arguments) + ["--no-write-lock-file"],
-                      timeout: timeout)
+    public func flakeShow(_ flake: String, overrides: [InputOverride] = [], timeout: Double = 120) async throws
+        -> Result
+    {
+        try await run(
+            Self.features + ["flake", "show", "--json", flake] + overrides.flatMap(\.arguments) + [
+                "--no-write-lock-file"
+            ],
+            timeout: timeout)
     }
 
     /// The store path nix copied the flake's source tree to (`nix flake metadata`):
     /// modules named through it are the same modules the flake imports.
-    public func sourcePath(_ flake: String, overrides: [InputOverride] = [], timeout: Double = 60) async throws -> Result {
-        let result = try await run(Self.features + ["flake", "metadata", "--json", flake] + overrides.flatMap(\.arguments) + ["--no-write-lock-file"],
-                                   timeout: timeout)
-        guard let json = result.json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let path = object["path"] as? String else { return result }
+    public func sourcePath(_ flake: String, overrides: [InputOverride] = [], timeout: Double = 60) async throws
+        -> Result
+    {
+        let result = try await run(
+            Self.features + ["flake", "metadata", "--json", flake] + overrides.flatMap(\.arguments) + [
+                "--no-write-lock-file"
+            ],
+            timeout: timeout)
+        guard let json = result.json,
+            let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+            let path = object["path"] as? String
+        else { return result }
         return Result(command: result.command, json: "\"\(path)\"", failure: nil, seconds: result.seconds)
     }
 
@@ -113,16 +136,21 @@ public struct Nix: Sendable {
         }
         let command = HostCommand(executable, args)
         let out: HostCommand.Output
-        do { out = try await command.run(timeout: timeout) } catch let error as HostCommandError where error.kind == .timeout {
+        do { out = try await command.run(timeout: timeout) } catch let error as HostCommandError
+            where error.kind == .timeout
+        {
             throw NixError(.timeout, error.message)
         }
         let shown = "nix " + args.dropFirst(Self.features.count).map(HostCommand.shellQuote).joined(separator: " ")
         logger.debug("nix", metadata: ["command": "\(shown)", "status": "\(out.status)", "seconds": "\(out.seconds)"])
         if out.status == 0 {
-            return Result(command: shown, json: out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), failure: nil, seconds: out.seconds)
+            return Result(
+                command: shown, json: out.stdout.trimmingCharacters(in: .whitespacesAndNewlines), failure: nil,
+                seconds: out.seconds)
         }
-        return Result(command: shown, json: nil, failure: NixFailure.classify(out.stderr, status: out.status),
-                      seconds: out.seconds)
+        return Result(
+            command: shown, json: nil, failure: NixFailure.classify(out.stderr, status: out.status),
+            seconds: out.seconds)
     }
 }
 

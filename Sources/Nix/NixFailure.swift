@@ -25,7 +25,8 @@ public struct NixFailure: Sendable, Equatable, Codable {
     public let evidence: String
 
     public init(kind: Kind, subject: String?, headline: String, location: SourceLocation?, evidence: String) {
-        self.kind = kind; self.subject = subject; self.headline = headline; self.location = location; self.evidence = evidence
+        self.kind = kind; self.subject = subject; self.headline = headline; self.location = location;
+        self.evidence = evidence
     }
 
     /// Classifies nix's stderr (`status`: its exit status, for a failure that printed
@@ -43,29 +44,35 @@ public struct NixFailure: Sendable, Equatable, Codable {
             headline = "nix exited\(status.map { " \($0)" } ?? "") without an error message"
             evidence = printed.isEmpty ? headline : headline + "; it printed:\n" + printed
         } else {
-            let first = lines.first { $0.hasPrefix("error:") }
+            let first =
+                lines.first { $0.hasPrefix("error:") }
                 ?? lines.first { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty } ?? evidence
             headline = first.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let location = SourceLocation.firstIn(evidence)
 
         if let option = firstMatch(#"The option `([^']+)' does not exist"#, in: evidence) {
-            return NixFailure(kind: .undefinedOption, subject: option, headline: headline, location: location, evidence: evidence)
+            return NixFailure(
+                kind: .undefinedOption, subject: option, headline: headline, location: location, evidence: evidence)
         }
         if let path = firstMatch(#"path '([^']+)' does not exist"#, in: evidence)
             ?? firstMatch(#"getting status of '([^']+)': No such file or directory"#, in: evidence)
-            ?? firstMatch(#"opening file '([^']+)': No such file or directory"#, in: evidence) {
+            ?? firstMatch(#"opening file '([^']+)': No such file or directory"#, in: evidence)
+        {
             let relative = SourceLocation.repositoryRelative(path)
-            return NixFailure(kind: .missingPath, subject: relative, headline: headline, location: location, evidence: evidence)
+            return NixFailure(
+                kind: .missingPath, subject: relative, headline: headline, location: location, evidence: evidence)
         }
         if let attribute = firstMatch(#"attribute '([^']+)' missing"#, in: evidence) {
-            return NixFailure(kind: .missingAttribute, subject: attribute, headline: headline, location: location, evidence: evidence)
+            return NixFailure(
+                kind: .missingAttribute, subject: attribute, headline: headline, location: location, evidence: evidence)
         }
         // The installable names an output the flake does not have (its own attribute
         // path, not a module reading a missing attribute).
         if let output = firstMatch(#"does not provide attribute '([^']+)'"#, in: evidence) {
-            return NixFailure(kind: .missingOutput, subject: output, headline: headline, location: location,
-                              evidence: evidence)
+            return NixFailure(
+                kind: .missingOutput, subject: output, headline: headline, location: location,
+                evidence: evidence)
         }
         if evidence.contains("syntax error") {
             return NixFailure(kind: .syntax, subject: nil, headline: headline, location: location, evidence: evidence)
@@ -99,7 +106,8 @@ public struct NixFailure: Sendable, Equatable, Codable {
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {
         guard let regex = try? Regex(pattern), let match = text.firstMatch(of: regex), match.count > 1,
-              let range = match[1].range else { return nil }
+            let range = match[1].range
+        else { return nil }
         return String(text[range])
     }
 }
@@ -125,7 +133,8 @@ public struct SourceLocation: Sendable, Equatable, Codable, CustomStringConverti
     /// nix's first `at FILE:LINE:COL:` or ``In `FILE'`` pointer.
     static func firstIn(_ text: String) -> SourceLocation? {
         if let regex = try? Regex(#"at (/[^:\s]+):(\d+):\d+"#), let m = text.firstMatch(of: regex),
-           let file = m[1].substring, let line = m[2].substring {
+            let file = m[1].substring, let line = m[2].substring
+        {
             return SourceLocation(file: repositoryRelative(String(file)), line: Int(line))
         }
         if let regex = try? Regex(#"In `(/[^']+)'"#), let m = text.firstMatch(of: regex), let file = m[1].substring {

@@ -35,7 +35,8 @@ public struct NodePlan: Sendable, Codable {
         var ordered: [String] = []
         func visit(_ name: String, _ path: Set<String>) {
             guard !ordered.contains(name), !path.contains(name), let service = services[name] else { return }
-            let predecessors = service.after.map(unit) + services.filter { $0.value.before.map(unit).contains(name) }.keys.sorted()
+            let predecessors =
+                service.after.map(unit) + services.filter { $0.value.before.map(unit).contains(name) }.keys.sorted()
             for dep in predecessors where wanted.contains(dep) { visit(dep, path.union([name])) }
             ordered.append(name)
         }
@@ -65,12 +66,18 @@ public struct ClusterPlan: Sendable, Codable {
     /// What the miniature's service stand-ins need to know of the target: the
     /// routes its servers declare.
     public var serviceModel: [String: String] {
-        ["CHAINFIRE_ROUTES": chainfireRoutes.joined(separator: ","), "FLAREDB_ROUTES": flaredbRoutes.joined(separator: ",")]
+        [
+            "CHAINFIRE_ROUTES": chainfireRoutes.joined(separator: ","),
+            "FLAREDB_ROUTES": flaredbRoutes.joined(separator: ","),
+        ]
     }
 
     public func node(_ name: String) throws -> NodePlan {
         guard let node = nodes.first(where: { $0.name == name }) else {
-            let reason = unplanned.first { $0.name == name }.map { ": it does not evaluate (\($0.finding ?? "no finding"): \($0.failure.headline))" } ?? ""
+            let reason =
+                unplanned.first { $0.name == name }.map {
+                    ": it does not evaluate (\($0.finding ?? "no finding"): \($0.failure.headline))"
+                } ?? ""
             throw HarnessError(.badInput, "node `\(name)` is not in the plan\(reason)")
         }
         return node
@@ -98,14 +105,24 @@ public struct ClusterPlan: Sendable, Codable {
 
     public static func evaluate(_ target: Target, nix: Nix) async throws -> ClusterPlan {
         let flake = target.flake("nix/test-cluster")
-        let names = try await nix.eval("\(flake)#nixosConfigurations", apply: "builtins.attrNames", overrides: target.overrides)
+        let names = try await nix.eval(
+            "\(flake)#nixosConfigurations", apply: "builtins.attrNames", overrides: target.overrides)
         guard let nodeNames = try? names.decode([String].self) else {
-            throw HarnessError(.environment, "\(target.name): the test cluster does not evaluate: \(names.failure?.headline ?? "no nixosConfigurations")")
+            throw HarnessError(
+                .environment,
+                "\(target.name): the test cluster does not evaluate: \(names.failure?.headline ?? "no nixosConfigurations")"
+            )
         }
         var nodes: [NodePlan] = [], unplanned: [UnplannedNode] = []
         try await withThrowingTaskGroup(of: (String, Nix.Result).self) { group in
             for name in nodeNames {
-                group.addTask { (name, try await nix.eval("\(flake)#nixosConfigurations.\(name)", apply: projection, overrides: target.overrides)) }
+                group.addTask {
+                    (
+                        name,
+                        try await nix.eval(
+                            "\(flake)#nixosConfigurations.\(name)", apply: projection, overrides: target.overrides)
+                    )
+                }
             }
             for try await (name, result) in group {
                 if let plan = try? result.decode(NodePlan.self) {
@@ -115,8 +132,9 @@ public struct ClusterPlan: Sendable, Codable {
                 }
             }
         }
-        let iso = try await nix.eval("\(target.flake())#nixosConfigurations.plasmacloud-iso.config.systemd.services.plasmacloud-phone-home.script",
-                                     overrides: target.overrides)
+        let iso = try await nix.eval(
+            "\(target.flake())#nixosConfigurations.plasmacloud-iso.config.systemd.services.plasmacloud-phone-home.script",
+            overrides: target.overrides)
         return ClusterPlan(
             nodes: nodes.sorted { $0.name < $1.name }, unplanned: unplanned.sorted { $0.name < $1.name },
             chainfireRoutes: routes(target.text("chainfire/crates/chainfire-server/src/rest.rs")),

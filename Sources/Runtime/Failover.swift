@@ -23,7 +23,8 @@ extension Scenarios {
         history.electionTimeout = electionTimeout
         history.timeScale = session.cluster.timeoutScale
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
-        let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" } }.joined(separator: ",")
+        let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" }
+        }.joined(separator: ",")
         let client = try session.node(Self.client)
         let observer = LeaderObserver(session: session, nodes: members)
         let observing = Task { await observer.run() }
@@ -31,7 +32,10 @@ extension Scenarios {
 
         // Guest uptime → session time, measured over one SSH round trip.
         let before = session.now
-        let uptime = Double(try await client.succeed("cut -d' ' -f1 /proc/uptime").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let uptime =
+            Double(
+                try await client.succeed("cut -d' ' -f1 /proc/uptime").trimmingCharacters(in: .whitespacesAndNewlines))
+            ?? 0
         let offset = (before + session.now) / 2 - uptime
 
         var leaderNode = ""
@@ -39,18 +43,25 @@ extension Scenarios {
         do {
             try await r.step("steady writes from \(Self.client)") {
                 // No writer of an earlier run may write into this run's log.
-                try await client.succeed("\(Self.stopWriter); rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 & echo $! > /run/phc-writer.pid)")
+                try await client.succeed(
+                    "\(Self.stopWriter); rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 & echo $! > /run/phc-writer.pid)"
+                )
                 let done = try await session.waitFor(
                     "\(Self.client)'s first acknowledged write", node: Self.client, seconds: 20,
                     showing: { await Self.writerLogTail(client) }
                 ) { () -> Int? in
-                    let n = Int(try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+                    let n =
+                        Int(
+                            try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(
+                                in: .whitespacesAndNewlines)) ?? 0
                     return n >= 3 ? n : nil
                 }
                 return "\(done) writes acknowledged before the fault"
             }
             try await r.step("one agreed leader") {
-                leaderNode = try await session.waitFor("one leader agreed by all members", seconds: 30) { await observer.agreedLeaderNode() }
+                leaderNode = try await session.waitFor("one leader agreed by all members", seconds: 30) {
+                    await observer.agreedLeaderNode()
+                }
                 return "\(leaderNode) leads"
             }
             let victim = try session.node(leaderNode)
@@ -62,14 +73,23 @@ extension Scenarios {
                     await observer.pause(leaderNode)
                     try await victim.destroy()
                     let state = try await victim.domainState()
-                    guard state == nil else { throw HarnessError(.failure, "\(leaderNode) still has a domain in state \(String(describing: state))") }
-                    let gone = try await HostCommand("virsh", ["-c", "qemu:///system", "domstate", victim.domainName]).run(timeout: 20)
-                    guard gone.status != 0 else { throw HarnessError(.failure, "libvirt still has \(victim.domainName): \(gone.stdout)") }
-                    confirmation = "libvirt has no domain \(victim.domainName) (\(gone.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
+                    guard state == nil else {
+                        throw HarnessError(
+                            .failure, "\(leaderNode) still has a domain in state \(String(describing: state))")
+                    }
+                    let gone = try await HostCommand("virsh", ["-c", "qemu:///system", "domstate", victim.domainName])
+                        .run(timeout: 20)
+                    guard gone.status != 0 else {
+                        throw HarnessError(.failure, "libvirt still has \(victim.domainName): \(gone.stdout)")
+                    }
+                    confirmation =
+                        "libvirt has no domain \(victim.domainName) (\(gone.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))"
                 case .suspend:
                     await observer.pause(leaderNode)
                     try await victim.suspend()
-                    guard try await victim.domainState() == .paused else { throw HarnessError(.failure, "\(leaderNode) is not paused") }
+                    guard try await victim.domainState() == .paused else {
+                        throw HarnessError(.failure, "\(leaderNode) is not paused")
+                    }
                     confirmation = "libvirt reports \(leaderNode) paused"
                 case .linkDown:
                     try await victim.setClusterLink(up: false)
@@ -79,14 +99,17 @@ extension Scenarios {
                     guard ping.exitStatus != 0 else { throw HarnessError(.failure, "\(probe) still reaches \(ip)") }
                     confirmation = "cluster link down: \(probe) cannot ping \(leaderNode) (\(ip))"
                 }
-                faultRecord = FailoverHistory.Fault(kind: fault.rawValue, node: leaderNode, injected: injected, confirmed: session.now,
-                                            confirmation: confirmation, healed: nil)
+                faultRecord = FailoverHistory.Fault(
+                    kind: fault.rawValue, node: leaderNode, injected: injected, confirmed: session.now,
+                    confirmation: confirmation, healed: nil)
                 return confirmation
             }
             try await r.step("survivors agree on a new leader") {
                 // Past the election timeout first, so the old leader really is gone for them.
                 try await Task.sleep(for: .seconds(max(3 * electionTimeout, 3)))
-                let newLeader = try await session.waitFor("the survivors to agree on a new leader", seconds: 10 * electionTimeout) {
+                let newLeader = try await session.waitFor(
+                    "the survivors to agree on a new leader", seconds: 10 * electionTimeout
+                ) {
                     await observer.agreedLeaderNode(excluding: leaderNode)
                 }
                 return "\(newLeader) leads the survivors"
@@ -101,14 +124,18 @@ extension Scenarios {
             throw error
         }
         try await r.step("heal \(leaderNode)") {
-            if let error = await heal(fault, leaderNode, probe: members.first { $0 != leaderNode }, &faultRecord) { throw error }
+            if let error = await heal(fault, leaderNode, probe: members.first { $0 != leaderNode }, &faultRecord) {
+                throw error
+            }
             await observer.resume(leaderNode)
             return faultRecord?.healConfirmation ?? "\(fault.rawValue) healed"
         }
         try await r.step("\(leaderNode) rejoins as a follower") {
-            _ = try await session.waitFor("\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60) { () -> Bool? in
+            _ = try await session.waitFor("\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60) {
+                () -> Bool? in
                 guard let v = await session.adapter(leaderNode, "leader")?.split(separator: " "), v.count == 3,
-                      v[1] != "0", v[0] != v[1] else { return nil }
+                    v[1] != "0", v[0] != v[1]
+                else { return nil }
                 return true
             }
             return "\(leaderNode) follows"
@@ -118,7 +145,8 @@ extension Scenarios {
             // A client retries; what must hold is that the healed cluster takes writes
             // within a bound (a resumed leader can cost the first attempt its election).
             var attempts = 0
-            _ = try await session.waitFor("a write through \(survivor) to be acknowledged", node: survivor, seconds: 30) { () -> Bool? in
+            _ = try await session.waitFor("a write through \(survivor) to be acknowledged", node: survivor, seconds: 30)
+            { () -> Bool? in
                 attempts += 1
                 return await session.adapter(survivor, "put final/key done") != nil ? true : nil
             }
@@ -137,14 +165,18 @@ extension Scenarios {
                 var counts: [String: [String]] = [:]
                 for node in members {
                     guard let n = try? session.node(node),
-                          let out = try? await n.exec("etcdctl --endpoints=http://127.0.0.1:2379 get w/ --prefix --keys-only --consistency=s", timeout: 30),
-                          out.exitStatus == 0 else { return nil }
+                        let out = try? await n.exec(
+                            "etcdctl --endpoints=http://127.0.0.1:2379 get w/ --prefix --keys-only --consistency=s",
+                            timeout: 30),
+                        out.exitStatus == 0
+                    else { return nil }
                     counts[node] = out.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
                 }
                 history.finalKeys = counts
                 return Set(counts.values.map(\.count)).count == 1 ? true : nil
             }
-            return "\(history.finalKeys.first?.value.count ?? 0) keys on each of \(members.count) members; \(acked) acknowledged"
+            return
+                "\(history.finalKeys.first?.value.count ?? 0) keys on each of \(members.count) members; \(acked) acknowledged"
         }
         history.elections = await electionsLogged(by: members)
         try history.save(in: session.artifacts)
@@ -165,14 +197,17 @@ extension Scenarios {
     }
 
     /// Ends the client's writer, if one runs (its PID file says which).
-    static let stopWriter = "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
+    static let stopWriter =
+        "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
     /// Every election in the members' Raft logs; nil when no member's adapter tells.
     func electionsLogged(by members: [String]) async -> [FailoverHistory.Election]? {
         await withTaskGroup(of: [FailoverHistory.Election]?.self) { group in
             for node in members {
                 group.addTask { [session] in
-                    await session.adapter(node, "elections", timeout: 30).map { FailoverHistory.elections(fromAdapter: $0, node: node) }
+                    await session.adapter(node, "elections", timeout: 30).map {
+                        FailoverHistory.elections(fromAdapter: $0, node: node)
+                    }
                 }
             }
             var all: [FailoverHistory.Election]?
@@ -183,7 +218,9 @@ extension Scenarios {
 
     /// Undoes `fault` on `node`, whatever state the run is in, and confirms it is undone
     /// (`probe`, a survivor, checks a link); records when and how. Returns why it could not.
-    func heal(_ fault: Fault, _ node: String, probe: String?, _ record: inout FailoverHistory.Fault?) async -> (any Error)? {
+    func heal(_ fault: Fault, _ node: String, probe: String?, _ record: inout FailoverHistory.Fault?) async -> (
+        any Error
+    )? {
         guard !node.isEmpty, let victim = try? session.node(node) else { return nil }
         do {
             let confirmation: String
@@ -195,14 +232,17 @@ extension Scenarios {
                 // fresh: reinstall its units (its disk kept the data) and start them.
                 if !session.nodesRunTheirOwnUnits {
                     let nodePlan = try plan.node(node)
-                    try await Provisioner.run(Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false), on: victim)
+                    try await Provisioner.run(
+                        Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false), on: victim)
                 }
                 try await session.installTools(on: victim)
                 confirmation = "\(node) booted again and answers SSH"
             case .suspend:
                 try await victim.resume()
                 let state = try await victim.domainState()
-                guard state == .running else { throw HarnessError(.node, "\(node) is \(String(describing: state)) after resume") }
+                guard state == .running else {
+                    throw HarnessError(.node, "\(node) is \(String(describing: state)) after resume")
+                }
                 confirmation = "libvirt reports \(node) running"
             case .linkDown:
                 guard let probe else { throw HarnessError(.failure, "no other member to check \(node)'s link from") }
@@ -229,29 +269,38 @@ extension Scenarios {
         let prober = try session.node(probe)
         let remedies: [(String, () async throws -> Void)] = [
             ("link up", { try await victim.setClusterLink(up: true) }),
-            ("a second link cycle", {
-                try await victim.setClusterLink(up: false)
-                try await Task.sleep(for: .seconds(1))
-                try await victim.setClusterLink(up: true)
-            }),
+            (
+                "a second link cycle",
+                {
+                    try await victim.setClusterLink(up: false)
+                    try await Task.sleep(for: .seconds(1))
+                    try await victim.setClusterLink(up: true)
+                }
+            ),
             ("a reset of the guest's NIC", { _ = try await victim.succeed(Self.resetNIC(mac: victim.spec.mac)) }),
         ]
         var failed: [String] = []
         for (remedy, apply) in remedies {
             try await apply()
             do {
-                _ = try await session.waitFor("\(probe) to reach \(node) (\(ip)) after \(remedy)", seconds: wait) { () -> Bool? in
+                _ = try await session.waitFor("\(probe) to reach \(node) (\(ip)) after \(remedy)", seconds: wait) {
+                    () -> Bool? in
                     try await prober.exec("ping -c 1 -W 1 \(ip)").exitStatus == 0 ? true : nil
                 }
                 let reached = "cluster link up: \(probe) reaches \(node) (\(ip))"
-                return failed.isEmpty ? reached : "\(reached) after \(remedy); before it, \(failed.joined(separator: "; "))"
+                return failed.isEmpty
+                    ? reached : "\(reached) after \(remedy); before it, \(failed.joined(separator: "; "))"
             } catch let error as HarnessError where error.code == .timeout {
                 let state = await linkState(of: victim)
-                session.logger.warning("\(node)'s cluster link carries no traffic after \(remedy)", metadata: ["nic": "\(state)"])
+                session.logger.warning(
+                    "\(node)'s cluster link carries no traffic after \(remedy)", metadata: ["nic": "\(state)"])
                 failed.append("\(remedy): no traffic (\(state))")
             }
         }
-        throw HarnessError(.failure, "\(node)'s cluster link carries no traffic: \(failed.joined(separator: "; "))\nlast console lines of \(node):\n\(victim.console.formattedTail(15))")
+        throw HarnessError(
+            .failure,
+            "\(node)'s cluster link carries no traffic: \(failed.joined(separator: "; "))\nlast console lines of \(node):\n\(victim.console.formattedTail(15))"
+        )
     }
 
     /// Shell that resets the guest's NIC with `mac` by binding its virtio driver again
@@ -278,7 +327,8 @@ extension Scenarios {
             "i=$(\(Self.interface(mac: victim.spec.mac))); d=/sys/class/net/$i; echo \"$i carrier=$(cat $d/carrier) operstate=$(cat $d/operstate) tx_packets=$(cat $d/statistics/tx_packets)\"",
             timeout: 10)
         let qemu = try? await victim.clusterTXRing()
-        return "guest: \(guest?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unreadable"); QEMU TX ring: \(qemu ?? "unreadable")"
+        return
+            "guest: \(guest?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unreadable"); QEMU TX ring: \(qemu ?? "unreadable")"
     }
 }
 
@@ -302,9 +352,12 @@ actor LeaderObserver {
             await withTaskGroup(of: FailoverHistory.LeaderObservation?.self) { group in
                 for node in nodes where !paused.contains(node) {
                     group.addTask { [session] in
-                        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "), v.count == 3,
-                              let term = Int(v[2]) else { return nil }
-                        return FailoverHistory.LeaderObservation(time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
+                        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "),
+                            v.count == 3,
+                            let term = Int(v[2])
+                        else { return nil }
+                        return FailoverHistory.LeaderObservation(
+                            time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
                     }
                 }
                 for await o in group { if let o { observations.append(o) } }
@@ -319,7 +372,8 @@ actor LeaderObserver {
         for o in observations { latest[o.node] = o }
         let views = nodes.filter { $0 != excluded }.compactMap { latest[$0] }
         guard views.count == nodes.filter({ $0 != excluded }).count, let leader = views.first?.leader, leader != "0",
-              views.allSatisfy({ $0.leader == leader }) else { return nil }
+            views.allSatisfy({ $0.leader == leader })
+        else { return nil }
         return latest.values.first { $0.member == leader && $0.node != excluded }?.node
     }
 }

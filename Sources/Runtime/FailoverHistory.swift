@@ -25,7 +25,9 @@ public struct FailoverHistory: Sendable, Codable {
         public var healed: Double?
         /// How the harness saw the fault undone, and any remedy the heal needed.
         public var healConfirmation: String?
-        public init(kind: String, node: String, injected: Double, confirmed: Double?, confirmation: String, healed: Double?) {
+        public init(
+            kind: String, node: String, injected: Double, confirmed: Double?, confirmation: String, healed: Double?
+        ) {
             self.kind = kind; self.node = node; self.injected = injected; self.confirmed = confirmed
             self.confirmation = confirmation; self.healed = healed
         }
@@ -48,7 +50,9 @@ public struct FailoverHistory: Sendable, Codable {
         public var node: String
         public var term: Int
         public var leader: String
-        public init(node: String, term: Int, leader: String) { self.node = node; self.term = term; self.leader = leader }
+        public init(node: String, term: Int, leader: String) {
+            self.node = node; self.term = term; self.leader = leader
+        }
     }
 
     public var operations: [Operation] = []
@@ -71,7 +75,8 @@ public struct FailoverHistory: Sendable, Codable {
     public func save(in dir: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").json"))
+        try encoder.encode(self).write(
+            to: dir.appendingPathComponent("history-failover-\(faults.first?.kind ?? "none").json"))
         try saveJepsen(in: dir)
     }
 
@@ -99,14 +104,17 @@ public struct FailoverHistory: Sendable, Codable {
         for (i, f) in faults.enumerated() {
             if bad(f.injected) { return "fault \(i + 1) (\(f.kind) on \(f.node)) was injected at \(f.injected) s" }
             if let c = f.confirmed, bad(c) || c < f.injected {
-                return "fault \(i + 1) (\(f.kind) on \(f.node)) was confirmed at \(c) s, before its injection at \(f.injected) s"
+                return
+                    "fault \(i + 1) (\(f.kind) on \(f.node)) was confirmed at \(c) s, before its injection at \(f.injected) s"
             }
             if let h = f.healed, bad(h) || h < f.injected {
-                return "fault \(i + 1) (\(f.kind) on \(f.node)) was healed at \(h) s, before its injection at \(f.injected) s"
+                return
+                    "fault \(i + 1) (\(f.kind) on \(f.node)) was healed at \(h) s, before its injection at \(f.injected) s"
             }
         }
         for (i, op) in operations.enumerated() where bad(op.invoke) || bad(op.complete) || op.complete < op.invoke {
-            return "operation \(i + 1) (\(op.key)) completes at \(op.complete) s, before its invocation at \(op.invoke) s"
+            return
+                "operation \(i + 1) (\(op.key)) completes at \(op.complete) s, before its invocation at \(op.invoke) s"
         }
         if let o = observations.first(where: { bad($0.time) || $0.term < 0 }) {
             return "an observation of \(o.node) has time \(o.time) s and term \(o.term)"
@@ -127,7 +135,9 @@ public struct FailoverHistory: Sendable, Codable {
     public static func operations(fromWriterLog log: String, prefix: String, offset: Double) -> [Operation] {
         log.split(separator: "\n").compactMap { line in
             let f = line.split(separator: " ")
-            guard f.count == 4, let t0 = Double(f[1]), let t1 = Double(f[2]), let outcome = Operation.Outcome(rawValue: String(f[3])) else { return nil }
+            guard f.count == 4, let t0 = Double(f[1]), let t1 = Double(f[2]),
+                let outcome = Operation.Outcome(rawValue: String(f[3]))
+            else { return nil }
             return Operation(key: prefix + f[0], invoke: t0 + offset, complete: t1 + offset, outcome: outcome)
         }
     }
@@ -149,15 +159,26 @@ extension FailoverHistory {
         var process: Int64 = 0
         for op in operations {
             let key = EDNValue.string(op.key)
-            timed.append((op.invoke, HistoryEvent(process: .client(process), kind: .invoke, f: "put", key: key,
-                                                  value: .string("1"))))
-            timed.append((op.complete, HistoryEvent(process: .client(process), kind: op.outcome == .ok ? .ok : .info,
-                                                    f: "put", key: key, value: .string("1"))))
+            timed.append(
+                (
+                    op.invoke,
+                    HistoryEvent(
+                        process: .client(process), kind: .invoke, f: "put", key: key,
+                        value: .string("1"))
+                ))
+            timed.append(
+                (
+                    op.complete,
+                    HistoryEvent(
+                        process: .client(process), kind: op.outcome == .ok ? .ok : .info,
+                        f: "put", key: key, value: .string("1"))
+                ))
             if op.outcome != .ok { process += 1 }
         }
         for fault in faults {
             let what = EDNValue.string("\(fault.kind) \(fault.node)")
-            timed.append((fault.injected, HistoryEvent(process: .named("nemesis"), kind: .info, f: "start", value: what)))
+            timed.append(
+                (fault.injected, HistoryEvent(process: .named("nemesis"), kind: .info, f: "start", value: what)))
             if let healed = fault.healed {
                 timed.append((healed, HistoryEvent(process: .named("nemesis"), kind: .info, f: "stop", value: what)))
             }
@@ -171,8 +192,13 @@ extension FailoverHistory {
             for key in keys {
                 timed.append((clock, HistoryEvent(process: reader, kind: .invoke, f: "get", key: .string(key))))
                 clock += 0.000_001
-                timed.append((clock, HistoryEvent(process: reader, kind: .ok, f: "get", key: .string(key),
-                                                  value: held.contains(key) ? .string("1") : .null)))
+                timed.append(
+                    (
+                        clock,
+                        HistoryEvent(
+                            process: reader, kind: .ok, f: "get", key: .string(key),
+                            value: held.contains(key) ? .string("1") : .null)
+                    ))
                 clock += 0.000_001
             }
         }

@@ -12,7 +12,10 @@ public struct HistoryChecker: Sendable {
     public init(electionBoundFactor: Double = 10) { self.electionBoundFactor = electionBoundFactor }
 
     public func check(_ h: FailoverHistory) -> [Result] {
-        [faultsTookEffect(h), singleLeaderPerTerm(h), acknowledgedWritesSurvive(h), newLeaderWithinBound(h), oldLeaderRejoined(h)]
+        [
+            faultsTookEffect(h), singleLeaderPerTerm(h), acknowledgedWritesSurvive(h), newLeaderWithinBound(h),
+            oldLeaderRejoined(h),
+        ]
     }
 
     func faultsTookEffect(_ h: FailoverHistory) -> Result {
@@ -20,15 +23,22 @@ public struct HistoryChecker: Sendable {
         let unhealed = h.faults.filter { $0.healed == nil }
         if h.faults.isEmpty { return Result(name: "fault took effect", passed: false, detail: "no fault was injected") }
         if !unconfirmed.isEmpty {
-            return Result(name: "fault took effect", passed: false,
-                          detail: unconfirmed.map { "\($0.kind) on \($0.node) never confirmed: \($0.confirmation)" }.joined(separator: "; "))
+            return Result(
+                name: "fault took effect", passed: false,
+                detail: unconfirmed.map { "\($0.kind) on \($0.node) never confirmed: \($0.confirmation)" }.joined(
+                    separator: "; "))
         }
         if !unhealed.isEmpty {
-            return Result(name: "fault took effect", passed: false, detail: unhealed.map { "\($0.kind) on \($0.node) was not healed" }.joined(separator: "; "))
+            return Result(
+                name: "fault took effect", passed: false,
+                detail: unhealed.map { "\($0.kind) on \($0.node) was not healed" }.joined(separator: "; "))
         }
-        return Result(name: "fault took effect", passed: true,
-                      detail: h.faults.map { "\($0.kind) on \($0.node): \($0.confirmation)" + ($0.healConfirmation.map { "; healed: \($0)" } ?? "") }
-                        .joined(separator: "; "))
+        return Result(
+            name: "fault took effect", passed: true,
+            detail: h.faults.map {
+                "\($0.kind) on \($0.node): \($0.confirmation)" + ($0.healConfirmation.map { "; healed: \($0)" } ?? "")
+            }
+            .joined(separator: "; "))
     }
 
     /// Raft's election safety: at most one node is leader in a term. Judged on the
@@ -44,7 +54,9 @@ public struct HistoryChecker: Sendable {
         for (_, views) in Dictionary(grouping: h.observations, by: \.node) {
             let ordered = views.sorted { $0.time < $1.time }
             for (a, b) in zip(ordered, ordered.dropFirst())
-            where a.leader == a.member && !a.leader.isEmpty && b.leader == a.leader && b.member == a.member && b.term == a.term {
+            where a.leader == a.member && !a.leader.isEmpty && b.leader == a.leader && b.member == a.member
+                && b.term == a.term
+            {
                 leaders[a.term, default: []].insert(a.leader)
                 claimed.insert(a.term)
             }
@@ -53,28 +65,40 @@ public struct HistoryChecker: Sendable {
         let split = leaders.filter { $0.value.count > 1 }.sorted { $0.key < $1.key }
         if let (term, ids) = split.first {
             let logged = (h.elections ?? []).filter { $0.term == term }.map { "\($0.node) logged \($0.leader)" }
-            return Result(name: name, passed: false,
-                          detail: "term \(term) has leaders \(ids.sorted().joined(separator: " and "))"
-                              + (logged.isEmpty ? "" : " (\(logged.sorted().joined(separator: ", ")))"))
+            return Result(
+                name: name, passed: false,
+                detail: "term \(term) has leaders \(ids.sorted().joined(separator: " and "))"
+                    + (logged.isEmpty ? "" : " (\(logged.sorted().joined(separator: ", ")))"))
         }
         guard let elections = h.elections else {
             let observed = Set(h.observations.map(\.term)).count
-            return Result(name: name, passed: true,
-                          detail: "\(claimed.count) of \(observed) observed term(s) with a repeated leadership claim, one leader each")
+            return Result(
+                name: name, passed: true,
+                detail:
+                    "\(claimed.count) of \(observed) observed term(s) with a repeated leadership claim, one leader each"
+            )
         }
         guard !elections.isEmpty else {
-            return Result(name: name, passed: false, detail: "the members' Raft logs name no election, not even the first")
+            return Result(
+                name: name, passed: false, detail: "the members' Raft logs name no election, not even the first")
         }
         let terms = leaders.keys.sorted()
-        return Result(name: name, passed: true,
-                      detail: "\(terms.count) term(s) with a leader (\(terms.map(String.init).joined(separator: ", "))), one each: "
-                          + "\(Set(elections.map(\.term)).count) from Raft's logs on \(Set(elections.map(\.node)).count) members, \(claimed.count) also from repeated claims")
+        return Result(
+            name: name, passed: true,
+            detail:
+                "\(terms.count) term(s) with a leader (\(terms.map(String.init).joined(separator: ", "))), one each: "
+                + "\(Set(elections.map(\.term)).count) from Raft's logs on \(Set(elections.map(\.node)).count) members, \(claimed.count) also from repeated claims"
+        )
     }
 
     func acknowledgedWritesSurvive(_ h: FailoverHistory) -> Result {
         let acked = h.operations.filter { $0.outcome == .ok }
-        guard !acked.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no write was acknowledged") }
-        guard !h.finalKeys.isEmpty else { return Result(name: "no acknowledged write lost", passed: false, detail: "no final read") }
+        guard !acked.isEmpty else {
+            return Result(name: "no acknowledged write lost", passed: false, detail: "no write was acknowledged")
+        }
+        guard !h.finalKeys.isEmpty else {
+            return Result(name: "no acknowledged write lost", passed: false, detail: "no final read")
+        }
         var lost: [String] = []
         for (node, keys) in h.finalKeys.sorted(by: { $0.key < $1.key }) {
             let present = Set(keys)
@@ -82,9 +106,13 @@ public struct HistoryChecker: Sendable {
             if !missing.isEmpty { lost.append("\(node) lacks \(missing.count) (first \(missing[0].key))") }
         }
         let unknown = h.operations.filter { $0.outcome == .unknown }.count
-        if !lost.isEmpty { return Result(name: "no acknowledged write lost", passed: false, detail: lost.joined(separator: "; ")) }
-        return Result(name: "no acknowledged write lost", passed: true,
-                      detail: "\(acked.count) acknowledged writes on all \(h.finalKeys.count) nodes; \(unknown) of unknown outcome")
+        if !lost.isEmpty {
+            return Result(name: "no acknowledged write lost", passed: false, detail: lost.joined(separator: "; "))
+        }
+        return Result(
+            name: "no acknowledged write lost", passed: true,
+            detail:
+                "\(acked.count) acknowledged writes on all \(h.finalKeys.count) nodes; \(unknown) of unknown outcome")
     }
 
     func newLeaderWithinBound(_ h: FailoverHistory) -> Result {
@@ -93,20 +121,28 @@ public struct HistoryChecker: Sendable {
             return Result(name: name, passed: false, detail: "no confirmed fault")
         }
         let before = h.observations.filter { $0.time < fault.injected && $0.node == fault.node }.last
-        guard let old = before?.member else { return Result(name: name, passed: false, detail: "no observation of \(fault.node) before the fault") }
+        guard let old = before?.member else {
+            return Result(name: name, passed: false, detail: "no observation of \(fault.node) before the fault")
+        }
         let bound = electionBoundFactor * h.electionTimeout * h.timeScale
         // The first time every survivor's latest view agrees on one leader other than the old one.
         var latest: [String: FailoverHistory.LeaderObservation] = [:]
         let survivors = Set(h.observations.map(\.node)).subtracting([fault.node])
         // From the injection: confirming a fault can take longer than the election.
-        for o in h.observations where o.time >= fault.injected && o.node != fault.node && (fault.healed.map { o.time < $0 } ?? true) {
+        for o in h.observations
+        where o.time >= fault.injected && o.node != fault.node && (fault.healed.map { o.time < $0 } ?? true) {
             latest[o.node] = o
             let views = survivors.compactMap { latest[$0]?.leader }
-            if views.count == survivors.count, Set(views).count == 1, let leader = views.first, leader != old, leader != "0" {
+            if views.count == survivors.count, Set(views).count == 1, let leader = views.first, leader != old,
+                leader != "0"
+            {
                 let took = o.time - fault.injected
-                return Result(name: name, passed: took <= bound,
-                              detail: String(format: "survivors agreed on %@ %.2f s after the fault (bound %.1f s = %.0f x election timeout x %.0f for the accelerator)",
-                                             leader, took, bound, electionBoundFactor, h.timeScale))
+                return Result(
+                    name: name, passed: took <= bound,
+                    detail: String(
+                        format:
+                            "survivors agreed on %@ %.2f s after the fault (bound %.1f s = %.0f x election timeout x %.0f for the accelerator)",
+                        leader, took, bound, electionBoundFactor, h.timeScale))
             }
         }
         return Result(name: name, passed: false, detail: "the survivors never agreed on a new leader before the heal")
@@ -114,22 +150,32 @@ public struct HistoryChecker: Sendable {
 
     func oldLeaderRejoined(_ h: FailoverHistory) -> Result {
         let name = "old leader rejoined as follower with the same data"
-        guard let fault = h.faults.first, let healed = fault.healed else { return Result(name: name, passed: false, detail: "no healed fault") }
+        guard let fault = h.faults.first, let healed = fault.healed else {
+            return Result(name: name, passed: false, detail: "no healed fault")
+        }
         let oldTerm = h.observations.filter { $0.node == fault.node && $0.time < fault.injected }.last?.term ?? 0
         let after = h.observations.filter { $0.node == fault.node && $0.time > healed }
-        guard !after.isEmpty else { return Result(name: name, passed: false, detail: "\(fault.node) was not observed after the heal") }
+        guard !after.isEmpty else {
+            return Result(name: name, passed: false, detail: "\(fault.node) was not observed after the heal")
+        }
         // Rejoining is the first time it follows someone else in a newer term; winning a
         // later election is Raft's right (two leaders in a term is a separate check).
-        guard let follow = after.first(where: { $0.leader != $0.member && $0.leader != "0" && $0.term > oldTerm }) else {
+        guard let follow = after.first(where: { $0.leader != $0.member && $0.leader != "0" && $0.term > oldTerm })
+        else {
             let last = after.last!
-            return Result(name: name, passed: false,
-                          detail: "\(fault.node) never followed another leader after the heal; last it reported leader \(last.leader) in term \(last.term) (itself: \(last.member))")
+            return Result(
+                name: name, passed: false,
+                detail:
+                    "\(fault.node) never followed another leader after the heal; last it reported leader \(last.leader) in term \(last.term) (itself: \(last.member))"
+            )
         }
         let counts = Set(h.finalKeys.values.map(\.count))
         guard let own = h.finalKeys[fault.node], counts.count == 1 else {
-            return Result(name: name, passed: false, detail: "final key counts differ: \(h.finalKeys.mapValues(\.count))")
+            return Result(
+                name: name, passed: false, detail: "final key counts differ: \(h.finalKeys.mapValues(\.count))")
         }
-        var detail = "\(fault.node) followed \(follow.leader) in term \(follow.term) "
+        var detail =
+            "\(fault.node) followed \(follow.leader) in term \(follow.term) "
             + String(format: "%.2f", follow.time - healed) + " s after the heal and holds the same \(own.count) keys"
         if let reelected = after.first(where: { $0.time > follow.time && $0.leader == $0.member }) {
             detail += "; it won a later election (term \(reelected.term))"

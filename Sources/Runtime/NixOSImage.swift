@@ -1,9 +1,9 @@
 import Findings
 import Foundation
 import Harness
-import Logging
 import HostCommand
 import Libvirt
+import Logging
 import Nix
 import SSH
 
@@ -46,14 +46,16 @@ public struct NixOSNode: Sendable, Codable, Equatable {
     /// The kernel command line: the definition's, with the first serial port as a
     /// console (the harness reads it) when the definition names none there.
     public var commandLine: String {
-        (kernelParams + (kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(separator: " ")
+        (kernelParams + (kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(
+            separator: " ")
     }
 
     /// What the engine needs of this node.
     public var spec: NodeSpec {
         let cluster = clusterInterface
-        return NodeSpec(name: hostName, memoryMiB: memorySize, clusterAddress: cluster?.interface.addresses.first ?? "",
-                        mac: cluster?.interface.mac ?? NixOSImageProvider.defaultClusterMAC)
+        return NodeSpec(
+            name: hostName, memoryMiB: memorySize, clusterAddress: cluster?.interface.addresses.first ?? "",
+            mac: cluster?.interface.mac ?? NixOSImageProvider.defaultClusterMAC)
     }
 }
 
@@ -85,34 +87,36 @@ public struct NixOSImageProvider: Sendable {
     /// on the serial console, where the harness pins it from; and `etc`, files for
     /// /etc (what the miniature's service stand-ins read of the target).
     public static func harnessModule(publicKey: String, etc: [String: String] = [:]) -> String {
-        let etcFiles = etc.sorted { $0.key < $1.key }.map { "\(nixString($0.key)).text = \(nixString($0.value));" }.joined(separator: " ")
+        let etcFiles = etc.sorted { $0.key < $1.key }.map { "\(nixString($0.key)).text = \(nixString($0.value));" }
+            .joined(separator: " ")
         return """
-        ({ config, ... }: let
-            ifs = config.networking.interfaces;
-            link = name: mac: { name = "10-phc-${name}"; value = { matchConfig.MACAddress = mac; linkConfig.Name = name; }; };
-          in {
-            services.openssh.enable = true;
-            users.users.root.openssh.authorizedKeys.keys = [ "\(publicKey)" ];
-            systemd.network.links = builtins.listToAttrs ([ (link "\(managementInterface)" "\(managementMAC)") ]
-              ++ map (name: link name ifs.${name}.macAddress)
-                     (builtins.filter (name: (ifs.${name}.macAddress or null) != null) (builtins.attrNames ifs)));
-            networking.interfaces.\(managementInterface).ipv4.addresses = [ { address = "\(managementAddress)"; prefixLength = 24; } ];
-            environment.etc = { \(etcFiles) };
-            systemd.services.photoncloud-harness-hostkey = {
-              wantedBy = [ "multi-user.target" ]; after = [ "sshd.service" ];
-              serviceConfig.Type = "oneshot";
-              script = ''
-                for i in $(seq 1 300); do [ -s /etc/ssh/ssh_host_ed25519_key.pub ] && break; sleep 0.2; done
-                echo "phc-hostkey: $(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)" > /dev/ttyS0
-              '';
-            };
-          })
-        """
+            ({ config, ... }: let
+                ifs = config.networking.interfaces;
+                link = name: mac: { name = "10-phc-${name}"; value = { matchConfig.MACAddress = mac; linkConfig.Name = name; }; };
+              in {
+                services.openssh.enable = true;
+                users.users.root.openssh.authorizedKeys.keys = [ "\(publicKey)" ];
+                systemd.network.links = builtins.listToAttrs ([ (link "\(managementInterface)" "\(managementMAC)") ]
+                  ++ map (name: link name ifs.${name}.macAddress)
+                         (builtins.filter (name: (ifs.${name}.macAddress or null) != null) (builtins.attrNames ifs)));
+                networking.interfaces.\(managementInterface).ipv4.addresses = [ { address = "\(managementAddress)"; prefixLength = 24; } ];
+                environment.etc = { \(etcFiles) };
+                systemd.services.photoncloud-harness-hostkey = {
+                  wantedBy = [ "multi-user.target" ]; after = [ "sshd.service" ];
+                  serviceConfig.Type = "oneshot";
+                  script = ''
+                    for i in $(seq 1 300); do [ -s /etc/ssh/ssh_host_ed25519_key.pub ] && break; sleep 0.2; done
+                    echo "phc-hostkey: $(cut -d' ' -f1,2 /etc/ssh/ssh_host_ed25519_key.pub)" > /dev/ttyS0
+                  '';
+                };
+              })
+            """
     }
 
     /// A Nix string literal of `text`.
     static func nixString(_ text: String) -> String {
-        "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        "\""
+            + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "${", with: "\\${").replacingOccurrences(of: "\n", with: "\\n") + "\""
     }
 
@@ -147,17 +151,26 @@ public struct NixOSImageProvider: Sendable {
     /// Projects every node of the checkout's test cluster.
     public func project(publicKey: String, etc: [String: String] = [:]) async throws -> [Projected] {
         let flake = target.flake("nix/test-cluster")
-        let names = try await nix.eval("\(flake)#nixosConfigurations", apply: "builtins.attrNames", overrides: target.overrides)
+        let names = try await nix.eval(
+            "\(flake)#nixosConfigurations", apply: "builtins.attrNames", overrides: target.overrides)
         guard let nodeNames = try? names.decode([String].self) else {
-            throw HarnessError(.environment, "\(target.name): nix/test-cluster does not evaluate: \(names.failure?.headline ?? "no nixosConfigurations")")
+            throw HarnessError(
+                .environment,
+                "\(target.name): nix/test-cluster does not evaluate: \(names.failure?.headline ?? "no nixosConfigurations")"
+            )
         }
         var out: [Projected] = []
         for name in nodeNames.sorted() {
-            let result = try await nix.eval("\(flake)#nixosConfigurations.\(name)", apply: Self.projection(publicKey: publicKey, etc: etc), overrides: target.overrides)
+            let result = try await nix.eval(
+                "\(flake)#nixosConfigurations.\(name)", apply: Self.projection(publicKey: publicKey, etc: etc),
+                overrides: target.overrides)
             if let node = try? result.decode(NixOSNode.self) {
                 out.append(.node(node, command: result.command))
             } else if let failure = result.failure {
-                out.append(.failed(name: name, finding: ClusterPlan.findingFor(failure), failure: failure, command: result.command))
+                out.append(
+                    .failed(
+                        name: name, finding: ClusterPlan.findingFor(failure), failure: failure, command: result.command)
+                )
             }
         }
         return out
@@ -180,7 +193,8 @@ public struct NixOSImageProvider: Sendable {
         let raw = disk + ".raw"
         let shares = Self.shares(node, directory: directory).map(\.source).filter { $0.hasPrefix(directory.path + "/") }
         // QEMU writes the shares as libvirt-qemu.
-        let shareCommands = shares.isEmpty ? [] : [HostCommand("mkdir", ["-p"] + shares), HostCommand("chmod", ["0777"] + shares)]
+        let shareCommands =
+            shares.isEmpty ? [] : [HostCommand("mkdir", ["-p"] + shares), HostCommand("chmod", ["0777"] + shares)]
         return shareCommands + [
             HostCommand("cp", ["-L", node.kernel, directory.appendingPathComponent("kernel").path]),
             HostCommand("cp", ["-L", node.initrd, directory.appendingPathComponent("initrd").path]),
@@ -195,18 +209,23 @@ public struct NixOSImageProvider: Sendable {
     /// and the like, which the run script resolves) becomes a directory of the node's own.
     static func shares(_ node: NixOSNode, directory: URL) -> [DomainXML.Share] {
         node.shares.sorted { $0.key < $1.key }.map { tag, share in
-            DomainXML.Share(source: share.source.hasPrefix("/") ? share.source : directory.appendingPathComponent("shares/\(tag)").path,
-                            tag: tag, readOnly: tag == "nix-store")
+            DomainXML.Share(
+                source: share.source.hasPrefix("/")
+                    ? share.source : directory.appendingPathComponent("shares/\(tag)").path,
+                tag: tag, readOnly: tag == "nix-store")
         }
     }
 
     /// The libvirt domain for `node`: what run-<name>-vm's qemu line says, in XML,
     /// booting the copies of its kernel and initrd in `directory`.
-    public static func domainXML(_ node: NixOSNode, domainName: String, accelerator: DomainXML.Accelerator, disk: String,
-                                 network: String, sshPort: Int, consoleLog: String, directory: URL) -> DomainXML {
+    public static func domainXML(
+        _ node: NixOSNode, domainName: String, accelerator: DomainXML.Accelerator, disk: String,
+        network: String, sshPort: Int, consoleLog: String, directory: URL
+    ) -> DomainXML {
         DomainXML(
             name: domainName, accelerator: accelerator, memoryMiB: node.memorySize, vcpus: node.cores,
-            kernel: directory.appendingPathComponent("kernel").path, initrd: directory.appendingPathComponent("initrd").path,
+            kernel: directory.appendingPathComponent("kernel").path,
+            initrd: directory.appendingPathComponent("initrd").path,
             cmdline: node.commandLine,
             disks: [.init(path: disk, format: "qcow2", target: "vda", serial: "root", cache: "writeback")],
             interfaces: [.init(network: network, mac: node.spec.mac)],
@@ -224,10 +243,17 @@ public struct NixOSImage: GuestImage {
 
     /// Projects every node with `key` authorised and builds their systems.
     /// Nodes that do not evaluate are returned apart, with their finding.
-    public static func make(provider: NixOSImageProvider, key: SSHKey, etc: [String: String] = [:], logger: Logger) async throws
-        -> (image: NixOSImage, failed: [Unevaluated]) {
-        if provider.target.isMiniature, provider.target.overrides.contains(where: { $0.reference.hasSuffix("/" + HarnessHome.absentGuestTools) }) {
-            throw HarnessError(.environment, "the nixpkgs stand-in's guest tools are not built, so its NixOS nodes cannot be: run `Images/setup.sh` (or `Images/guest-tools/build.sh`)")
+    public static func make(provider: NixOSImageProvider, key: SSHKey, etc: [String: String] = [:], logger: Logger)
+        async throws
+        -> (image: NixOSImage, failed: [Unevaluated])
+    {
+        if provider.target.isMiniature,
+            provider.target.overrides.contains(where: { $0.reference.hasSuffix("/" + HarnessHome.absentGuestTools) })
+        {
+            throw HarnessError(
+                .environment,
+                "the nixpkgs stand-in's guest tools are not built, so its NixOS nodes cannot be: run `Images/setup.sh` (or `Images/guest-tools/build.sh`)"
+            )
         }
         var nodes: [NixOSNode] = []
         var failed: [Unevaluated] = []
@@ -235,17 +261,24 @@ public struct NixOSImage: GuestImage {
         for projected in try await provider.project(publicKey: publicKey, etc: etc) {
             switch projected {
             case let .node(node, _): nodes.append(node)
-            case let .failed(name, finding, failure, _): failed.append(Unevaluated(name: name, finding: finding, failure: failure))
+            case let .failed(name, finding, failure, _):
+                failed.append(Unevaluated(name: name, finding: finding, failure: failure))
             }
         }
         guard !nodes.isEmpty else {
-            throw HarnessError(.failure, "no node of \(provider.target.name) evaluates: " + failed.map { "\($0.name) (\($0.finding ?? "no finding"): \($0.failure.headline))" }.joined(separator: "; "))
+            throw HarnessError(
+                .failure,
+                "no node of \(provider.target.name) evaluates: "
+                    + failed.map { "\($0.name) (\($0.finding ?? "no finding"): \($0.failure.headline))" }.joined(
+                        separator: "; "))
         }
         let build = provider.build(nodes)
         logger.info("building the nodes' systems", metadata: ["command": "\(build.commandLine.prefix(300))"])
         let out = try await build.run(timeout: 3600)
         guard out.status == 0 else {
-            throw HarnessError(.environment, "`nix build` of the nodes' systems failed (exit \(out.status)):\n\(out.stderr.suffix(2000))")
+            throw HarnessError(
+                .environment,
+                "`nix build` of the nodes' systems failed (exit \(out.status)):\n\(out.stderr.suffix(2000))")
         }
         return (NixOSImage(provider: provider, nodes: nodes), failed)
     }
@@ -263,7 +296,10 @@ public struct NixOSImage: GuestImage {
 
     func node(_ spec: NodeSpec) throws -> NixOSNode {
         guard let node = nodes.first(where: { $0.hostName == spec.name }) else {
-            throw HarnessError(.badInput, "\(spec.name) is not a node of \(provider.target.name): it has \(nodes.map(\.hostName).joined(separator: ", "))")
+            throw HarnessError(
+                .badInput,
+                "\(spec.name) is not a node of \(provider.target.name): it has \(nodes.map(\.hostName).joined(separator: ", "))"
+            )
         }
         return node
     }
@@ -271,7 +307,9 @@ public struct NixOSImage: GuestImage {
     public func prepare(_ spec: NodeSpec, in run: GuestRun) async throws {
         for command in provider.preparation(try node(spec), directory: run.directory, disk: run.disk.path) {
             do { try await command.succeed(timeout: 120) } catch {
-                throw HarnessError(.environment, "\(spec.name): preparing its NixOS VM failed at `\(command.commandLine)`", cause: error)
+                throw HarnessError(
+                    .environment, "\(spec.name): preparing its NixOS VM failed at `\(command.commandLine)`",
+                    cause: error)
             }
         }
     }
@@ -280,20 +318,29 @@ public struct NixOSImage: GuestImage {
     public func qemuArguments(for spec: NodeSpec, in run: GuestRun, sshPort: Int) throws -> [String] {
         let node = try node(spec)
         let shares = NixOSImageProvider.shares(node, directory: run.directory).flatMap { share in
-            ["-virtfs", "local,path=\(share.source),security_model=none,mount_tag=\(share.tag)\(share.readOnly ? ",readonly=on" : "")"]
+            [
+                "-virtfs",
+                "local,path=\(share.source),security_model=none,mount_tag=\(share.tag)\(share.readOnly ? ",readonly=on" : "")",
+            ]
         }
-        return ["-m", "\(node.memorySize)", "-smp", "\(node.cores)",
-                "-kernel", run.directory.appendingPathComponent("kernel").path, "-initrd", run.directory.appendingPathComponent("initrd").path,
-                "-append", node.commandLine]
+        return [
+            "-m", "\(node.memorySize)", "-smp", "\(node.cores)",
+            "-kernel", run.directory.appendingPathComponent("kernel").path, "-initrd",
+            run.directory.appendingPathComponent("initrd").path,
+            "-append", node.commandLine,
+        ]
             + shares
-            + ["-drive", "cache=writeback,file=\(run.disk.path),id=drive1,if=none,index=1,werror=report,format=qcow2",
-               "-device", "virtio-blk-pci,bootindex=1,drive=drive1,serial=root",
-               "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22",
-               "-device", "virtio-net-pci,netdev=mgmt,mac=\(NixOSImageProvider.managementMAC),romfile="]
+            + [
+                "-drive", "cache=writeback,file=\(run.disk.path),id=drive1,if=none,index=1,werror=report,format=qcow2",
+                "-device", "virtio-blk-pci,bootindex=1,drive=drive1,serial=root",
+                "-netdev", "user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:\(sshPort)-:22",
+                "-device", "virtio-net-pci,netdev=mgmt,mac=\(NixOSImageProvider.managementMAC),romfile=",
+            ]
     }
 
     public func domainXML(for spec: NodeSpec, in run: GuestRun, sshPort: Int) throws -> DomainXML {
-        NixOSImageProvider.domainXML(try node(spec), domainName: run.domainName, accelerator: run.accelerator, disk: run.disk.path,
-                                     network: run.networkName, sshPort: sshPort, consoleLog: run.consoleLog, directory: run.directory)
+        NixOSImageProvider.domainXML(
+            try node(spec), domainName: run.domainName, accelerator: run.accelerator, disk: run.disk.path,
+            network: run.networkName, sshPort: sshPort, consoleLog: run.consoleLog, directory: run.directory)
     }
 }

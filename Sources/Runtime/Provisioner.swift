@@ -19,7 +19,9 @@ public struct Provisioner: Sendable {
         s.append("rm -rf /etc/phc/units /var/log/units /run/phc /etc/plasmacloud /etc/nix-nos")
         if reset { s.append("rm -rf /var/lib/*") }
         s.append("mkdir -p /etc/phc/units")
-        let hosts = "127.0.0.1 localhost\n" + plan.nodes.map { "\($0.ip) \($0.name)" }.joined(separator: "\n") + "\n" + node.extraHosts + "\n"
+        let hosts =
+            "127.0.0.1 localhost\n" + plan.nodes.map { "\($0.ip) \($0.name)" }.joined(separator: "\n") + "\n"
+            + node.extraHosts + "\n"
         s.append(write(hosts, to: "/etc/hosts"))
         for (path, text) in node.etc.sorted(by: { $0.key < $1.key }) {
             s.append("mkdir -p \"$(dirname /etc/\(path))\"")

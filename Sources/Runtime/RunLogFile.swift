@@ -16,7 +16,9 @@ public final class RunLogFile: Sendable {
     }
 
     public func close() {
-        handle.withLock { try? $0?.close(); $0 = nil }
+        handle.withLock {
+            try? $0?.close(); $0 = nil
+        }
     }
 
     func write(_ line: String) {
@@ -36,10 +38,14 @@ public final class RunLogFile: Sendable {
             set { metadata[key] = newValue }
         }
 
-        public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                        file: String, function: String, line: UInt) {
+        public func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+            file: String, function: String, line: UInt
+        ) {
             let all = self.metadata.merging(metadata ?? [:]) { $1 }
-            let meta = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            let meta =
+                all.isEmpty
+                ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             RunLogFile.shared.write("\(ISO8601DateFormatter().string(from: Date())) \(level)\(meta) \(message)\n")
         }
     }

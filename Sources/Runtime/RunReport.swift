@@ -45,19 +45,30 @@ public struct RunReport: Sendable, Codable {
         var failures = 0
         for s in scenarios {
             for step in s.steps {
-                var c = "    <testcase classname=\"scenario.\(esc(s.name))\" name=\"\(esc(step.name))\" time=\"\(String(format: "%.3f", step.seconds))\">"
-                if !step.passed { failures += 1; c += "<failure message=\"\(esc(String(step.detail.prefix(200))))\">\(esc(step.detail))</failure>" }
-                else { c += "<system-out>\(esc(step.detail))</system-out>" }
+                var c =
+                    "    <testcase classname=\"scenario.\(esc(s.name))\" name=\"\(esc(step.name))\" time=\"\(String(format: "%.3f", step.seconds))\">"
+                if !step.passed {
+                    failures += 1;
+                    c += "<failure message=\"\(esc(String(step.detail.prefix(200))))\">\(esc(step.detail))</failure>"
+                } else {
+                    c += "<system-out>\(esc(step.detail))</system-out>"
+                }
                 cases.append(c + "</testcase>")
             }
         }
         for f in findings {
-            var c = "    <testcase classname=\"finding\" name=\"\(esc(f.verdict.id))\" time=\"\(String(format: "%.3f", f.verdict.seconds))\">"
-            let text = f.verdict.evidence.map { ($0.command.map { "$ \($0)\n" } ?? "") + $0.excerpt }.joined(separator: "\n")
+            var c =
+                "    <testcase classname=\"finding\" name=\"\(esc(f.verdict.id))\" time=\"\(String(format: "%.3f", f.verdict.seconds))\">"
+            let text = f.verdict.evidence.map { ($0.command.map { "$ \($0)\n" } ?? "") + $0.excerpt }.joined(
+                separator: "\n")
             if !f.matches {
                 failures += 1
-                c += "<failure message=\"\(f.verdict.outcome.rawValue), expected \(f.expected?.rawValue ?? "-")\">\(esc(f.verdict.summary + "\n" + text))</failure>"
-            } else { c += "<system-out>\(esc(f.verdict.outcome.rawValue + ": " + f.verdict.summary + "\n" + text))</system-out>" }
+                c +=
+                    "<failure message=\"\(f.verdict.outcome.rawValue), expected \(f.expected?.rawValue ?? "-")\">\(esc(f.verdict.summary + "\n" + text))</failure>"
+            } else {
+                c +=
+                    "<system-out>\(esc(f.verdict.outcome.rawValue + ": " + f.verdict.summary + "\n" + text))</system-out>"
+            }
             cases.append(c + "</testcase>")
         }
         return """

@@ -44,13 +44,20 @@ public final class RuntimeSession: Sendable {
     /// Boots the nodes `plan` has (node01…node06 when all evaluate): fixture guests,
     /// or with `nixos`, the NixOS configurations of that target (the one `plan` was
     /// evaluated from), whose joiners stay off until the join scenario boots them.
-    public static func boot(plan: ClusterPlan, home: HarnessHome, nix: Nix, logger: Logger,
-                            artifacts: URL, nixos: Target? = nil) async throws -> RuntimeSession {
+    public static func boot(
+        plan: ClusterPlan, home: HarnessHome, nix: Nix, logger: Logger,
+        artifacts: URL, nixos: Target? = nil
+    ) async throws -> RuntimeSession {
         guard !plan.nodes.isEmpty else {
-            throw HarnessError(.failure, "no node of the test cluster evaluates: \(plan.unplanned.map { "\($0.name): \($0.failure.headline)" }.joined(separator: "; "))")
+            throw HarnessError(
+                .failure,
+                "no node of the test cluster evaluates: \(plan.unplanned.map { "\($0.name): \($0.failure.headline)" }.joined(separator: "; "))"
+            )
         }
         for node in plan.unplanned {
-            logger.warning("not booting \(node.name): it does not evaluate (\(node.finding ?? "no finding"): \(node.failure.headline))")
+            logger.warning(
+                "not booting \(node.name): it does not evaluate (\(node.finding ?? "no finding"): \(node.failure.headline))"
+            )
         }
         try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
         let options: ClusterOptions
@@ -60,8 +67,9 @@ public final class RuntimeSession: Sendable {
             options = ClusterOptions(nodes: plan.nodes.map(\.spec))
         }
         let cluster = try await Cluster.boot(options, logger: logger)
-        let session = RuntimeSession(cluster: cluster, home: home, nix: nix, logger: logger, artifacts: artifacts,
-                                     nodesRunTheirOwnUnits: nixos != nil)
+        let session = RuntimeSession(
+            cluster: cluster, home: home, nix: nix, logger: logger, artifacts: artifacts,
+            nodesRunTheirOwnUnits: nixos != nil)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for node in cluster.nodes where !options.deferred.contains(node.name) {
@@ -78,14 +86,18 @@ public final class RuntimeSession: Sendable {
 
     /// The planned nodes as NixOS VMs, built for a fresh key, with the service
     /// model in /etc/phc/model.env (the miniature's service stand-ins read it).
-    static func nixOSOptions(target: Target, plan: ClusterPlan, nix: Nix, logger: Logger) async throws -> ClusterOptions {
+    static func nixOSOptions(target: Target, plan: ClusterPlan, nix: Nix, logger: Logger) async throws -> ClusterOptions
+    {
         let key = try SSHKey.generateEd25519()
-        let model = plan.serviceModel.sorted { $0.key < $1.key }.map { "\($0.key)=\(Provisioner.quote($0.value))\n" }.joined()
-        let (image, _) = try await NixOSImage.make(provider: NixOSImageProvider(target: target, nix: nix), key: key,
-                                                   etc: ["phc/model.env": model], logger: logger)
+        let model = plan.serviceModel.sorted { $0.key < $1.key }.map { "\($0.key)=\(Provisioner.quote($0.value))\n" }
+            .joined()
+        let (image, _) = try await NixOSImage.make(
+            provider: NixOSImageProvider(target: target, nix: nix), key: key,
+            etc: ["phc/model.env": model], logger: logger)
         let planned = Set(plan.nodes.map(\.name))
-        return ClusterOptions(nodes: image.specs.filter { planned.contains($0.name) }, image: image, key: key,
-                              deferred: planned.intersection(Scenarios.joiners))
+        return ClusterOptions(
+            nodes: image.specs.filter { planned.contains($0.name) }, image: image, key: key,
+            deferred: planned.intersection(Scenarios.joiners))
     }
 
     /// Boots a node the session left off (a NixOS joiner), as a new machine joins,
@@ -119,8 +131,14 @@ public final class RuntimeSession: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for node in cluster.nodes {
                 group.addTask { [artifacts] in
-                    guard let out = try? await node.exec("for f in /var/log/units/*.log; do [ -f \"$f\" ] && echo \"== $f\" && cat \"$f\"; done", timeout: 30) else { return }
-                    try? out.stdout.write(to: artifacts.appendingPathComponent("\(node.name).services.log"), atomically: true, encoding: .utf8)
+                    guard
+                        let out = try? await node.exec(
+                            "for f in /var/log/units/*.log; do [ -f \"$f\" ] && echo \"== $f\" && cat \"$f\"; done",
+                            timeout: 30)
+                    else { return }
+                    try? out.stdout.write(
+                        to: artifacts.appendingPathComponent("\(node.name).services.log"), atomically: true,
+                        encoding: .utf8)
                 }
             }
         }
@@ -138,7 +156,9 @@ public final class RuntimeSession: Sendable {
     /// Resets every node and installs `plan`, starting services on `starting`.
     public func provision(_ plan: ClusterPlan, starting: Set<String>) async throws {
         guard !nodesRunTheirOwnUnits else {
-            throw HarnessError(.badInput, "this run's nodes are NixOS VMs that run their own units: only fixture guests are provisioned")
+            throw HarnessError(
+                .badInput,
+                "this run's nodes are NixOS VMs that run their own units: only fixture guests are provisioned")
         }
         try await Provisioner(plan: plan).install(on: cluster, starting: starting)
     }
@@ -149,9 +169,11 @@ public final class RuntimeSession: Sendable {
     /// it runs out, the message shows what was awaited, the last output of what the body
     /// polled (every adapter call it made is recorded), what `showing` prints (e.g. the
     /// log of the process awaited), and the node's last console lines.
-    public func waitFor<T: Sendable>(_ what: String, node: String? = nil, seconds: Double,
-                                     showing: (() async -> String?)? = nil,
-                                     _ body: () async throws -> T?) async throws -> T {
+    public func waitFor<T: Sendable>(
+        _ what: String, node: String? = nil, seconds: Double,
+        showing: (() async -> String?)? = nil,
+        _ body: () async throws -> T?
+    ) async throws -> T {
         let limit = seconds * cluster.timeoutScale
         let start = clock.now
         var lastError = ""
@@ -168,7 +190,9 @@ public final class RuntimeSession: Sendable {
         var message = "waited \(Int(limit)) s for \(what)\(lastError)"
         if let last = polled.last { message += "\nlast output of what it polled: \(last)" }
         if let showing, let shown = await showing(), !shown.isEmpty { message += "\n\(shown)" }
-        if let node, let n = try? cluster.node(node) { message += "\nlast console lines of \(node):\n\(n.console.formattedTail(15))" }
+        if let node, let n = try? cluster.node(node) {
+            message += "\nlast console lines of \(node):\n\(n.console.formattedTail(15))"
+        }
         throw HarnessError(.timeout, message)
     }
 

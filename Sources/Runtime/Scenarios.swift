@@ -16,7 +16,8 @@ public struct Scenarios: Sendable {
     }
 
     var electionTimeout: Double {
-        let ms = plan.nodes.first { $0.services["chainfire"] != nil }?.services["chainfire"]?.environment["CHAINFIRE_ELECTION_MS"]
+        let ms = plan.nodes.first { $0.services["chainfire"] != nil }?.services["chainfire"]?.environment[
+            "CHAINFIRE_ELECTION_MS"]
         return (ms.flatMap(Double.init) ?? 1000) / 1000
     }
 
@@ -33,7 +34,8 @@ public struct Scenarios: Sendable {
         } else {
             try await r.step("provision node01-node06, start node01-node03") {
                 try await session.provision(plan, starting: Set(Self.founders))
-                return "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
+                return
+                    "units installed from the evaluated definitions; started \(Self.founders.joined(separator: ", "))"
             }
         }
         try await r.step("Chainfire healthy on node01-node03") {
@@ -49,7 +51,9 @@ public struct Scenarios: Sendable {
             leader = try await session.waitFor("node01-node03 to agree on a leader", seconds: 30) {
                 var views: [String] = []
                 for node in Self.founders {
-                    guard let v = await session.adapter(node, "leader")?.split(separator: " "), v.count == 3, v[1] != "0" else { return nil }
+                    guard let v = await session.adapter(node, "leader")?.split(separator: " "), v.count == 3,
+                        v[1] != "0"
+                    else { return nil }
                     views.append(String(v[1]))
                 }
                 return Set(views).count == 1 ? views[0] : nil
@@ -59,7 +63,9 @@ public struct Scenarios: Sendable {
         try await r.step("same members on every node") {
             var lists: [String: [String]] = [:]
             for node in Self.founders {
-                lists[node] = (await session.adapter(node, "members") ?? "").split(separator: "\n").map { String($0.split(separator: " ")[1]) }.sorted()
+                lists[node] = (await session.adapter(node, "members") ?? "").split(separator: "\n").map {
+                    String($0.split(separator: " ")[1])
+                }.sorted()
             }
             guard Set(lists.values).count == 1, lists["node01"] == Self.founders else {
                 throw HarnessError(.failure, "members differ or are wrong: \(lists)")
@@ -68,10 +74,14 @@ public struct Scenarios: Sendable {
         }
         try await r.step("a write on node02 is read on all") {
             let value = "v-\(session.cluster.runID)"
-            guard await session.adapter("node02", "put bootstrap/key \(value)") != nil else { throw HarnessError(.failure, "put on node02 failed") }
+            guard await session.adapter("node02", "put bootstrap/key \(value)") != nil else {
+                throw HarnessError(.failure, "put on node02 failed")
+            }
             for node in Self.founders {
                 let got = await session.adapter(node, "get bootstrap/key")
-                guard got == value else { throw HarnessError(.failure, "\(node) reads \(got ?? "nothing"), not \(value)") }
+                guard got == value else {
+                    throw HarnessError(.failure, "\(node) reads \(got ?? "nothing"), not \(value)")
+                }
             }
             return "bootstrap/key=\(value) on node01, node02, node03"
         }
@@ -83,20 +93,28 @@ public struct Scenarios: Sendable {
     public func join() async throws -> ScenarioResult {
         var r = StepRecorder("join", session: session)
         for node in Self.joiners {
-            try await r.step(session.nodesRunTheirOwnUnits ? "\(node) boots; its system runs the first-boot join"
-                                                           : "\(node) boots its units (first-boot join first)") {
+            try await r.step(
+                session.nodesRunTheirOwnUnits
+                    ? "\(node) boots; its system runs the first-boot join"
+                    : "\(node) boots its units (first-boot join first)"
+            ) {
                 session.nodesRunTheirOwnUnits ? try await bootJoiner(node) : try await startJoinerUnits(node)
             }
             try await r.step("\(node) is a started Chainfire member") {
                 _ = try await session.waitFor("\(node) to be a started member", node: node, seconds: 60) {
                     let members = await session.adapter("node01", "members") ?? ""
-                    return members.split(separator: "\n").contains { $0.contains(" \(node) ") && $0.hasSuffix("started") && !$0.hasSuffix("unstarted") } ? true : nil
+                    return members.split(separator: "\n").contains {
+                        $0.contains(" \(node) ") && $0.hasSuffix("started") && !$0.hasSuffix("unstarted")
+                    } ? true : nil
                 }
                 return "node01 lists \(node) as started"
             }
             try await r.step("\(node) is a FlareDB member") {
                 guard let addr = await session.adapter("node01", "get flaredb/members/\(node)"), !addr.isEmpty else {
-                    throw HarnessError(.failure, "no flaredb/members/\(node) in Chainfire; first-boot-flaredb-join said:\n\(await session.journal(node, "first-boot-flaredb-join"))")
+                    throw HarnessError(
+                        .failure,
+                        "no flaredb/members/\(node) in Chainfire; first-boot-flaredb-join said:\n\(await session.journal(node, "first-boot-flaredb-join"))"
+                    )
                 }
                 return "flaredb/members/\(node) = \(addr)"
             }
@@ -112,7 +130,8 @@ public struct Scenarios: Sendable {
                     // active; the generated join does not retry, so wait that out.
                     _ = try await session.waitFor("every member healthy", seconds: 30) { () -> Bool? in
                         let n = try session.node("node01")
-                        return (try? await n.exec("etcdctl endpoint health --cluster", timeout: 20))?.exitStatus == 0 ? true : nil
+                        return (try? await n.exec("etcdctl endpoint health --cluster", timeout: 20))?.exitStatus == 0
+                            ? true : nil
                     }
                     try await Task.sleep(for: .seconds(6))
                     return "all members healthy, 6 s since \(node) became active"
@@ -148,7 +167,9 @@ public struct Scenarios: Sendable {
         let units = try plan.node(node)
         let order = units.bootOrder
         let n = try session.node(node)
-        return try await session.waitFor("\(node)'s units to come up (\(order.joined(separator: ", ")))", node: node, seconds: 90) {
+        return try await session.waitFor(
+            "\(node)'s units to come up (\(order.joined(separator: ", ")))", node: node, seconds: 90
+        ) {
             var states: [String] = []
             for unit in order {
                 let state = try await session.unitActivity(n, unit)

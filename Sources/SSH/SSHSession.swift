@@ -71,9 +71,10 @@ public final class SSHSession: @unchecked Sendable {
             let offered = "ssh-ed25519 " + (try SSHKey.base64(of: serverKey))
             let pinned = pinnedHostKey.split(separator: " ").prefix(2).joined(separator: " ")
             guard offered == pinned else {
-                throw SSHError(.hostKeyMismatch,
-                               message: "server offered \(offered), pinned \(pinned)",
-                               operation: "verify host key of \(endpoint)")
+                throw SSHError(
+                    .hostKeyMismatch,
+                    message: "server offered \(offered), pinned \(pinned)",
+                    operation: "verify host key of \(endpoint)")
             }
             let rc = ssh_userauth_publickey(s, nil, key.pointer)
             guard rc == SSH_AUTH_SUCCESS.rawValue else {
@@ -105,14 +106,19 @@ public final class SSHSession: @unchecked Sendable {
     /// Writes `data` to `path` in the guest (mode `mode`, octal), through `cat`.
     public func upload(_ data: Data, to path: String, mode: String = "0644", timeout: Double) async throws {
         let quoted = "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
-        let result = try await exec("mkdir -p \"$(dirname \(quoted))\" && cat > \(quoted) && chmod \(mode) \(quoted)",
-                                    stdin: data, timeout: timeout)
+        let result = try await exec(
+            "mkdir -p \"$(dirname \(quoted))\" && cat > \(quoted) && chmod \(mode) \(quoted)",
+            stdin: data, timeout: timeout)
         guard result.exitStatus == 0 else {
-            throw SSHError(.channel, message: "exit \(result.exitStatus): \(result.stderr)", operation: "upload \(path) to \(endpoint)")
+            throw SSHError(
+                .channel, message: "exit \(result.exitStatus): \(result.stderr)",
+                operation: "upload \(path) to \(endpoint)")
         }
     }
 
-    private func execBlocking(_ command: String, stdin: Data?, timeout: Double, cancelled: CancelFlag) throws -> ExecResult {
+    private func execBlocking(_ command: String, stdin: Data?, timeout: Double, cancelled: CancelFlag) throws
+        -> ExecResult
+    {
         let start = DispatchTime.now()
         let operation = "exec `\(command.prefix(80))` on \(endpoint)"
         guard let channel = ssh_channel_new(pointer) else { throw error(.channel, operation) }
@@ -138,27 +144,36 @@ public final class SSHSession: @unchecked Sendable {
         while true {
             if cancelled.isSet { throw CancellationError() }
             if DispatchTime.now().uptimeNanoseconds > deadline {
-                throw SSHError(.timeout, message: "no exit after \(timeout) s; stdout so far: \(String(decoding: out.suffix(400), as: UTF8.self))",
-                               operation: operation)
+                throw SSHError(
+                    .timeout,
+                    message:
+                        "no exit after \(timeout) s; stdout so far: \(String(decoding: out.suffix(400), as: UTF8.self))",
+                    operation: operation)
             }
-            let n = buffer.withUnsafeMutableBytes { ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 100) }
+            let n = buffer.withUnsafeMutableBytes {
+                ssh_channel_read_timeout(channel, $0.baseAddress, UInt32($0.count), 0, 100)
+            }
             if n == SSH_ERROR { throw error(.channel, operation) }
             if n > 0 { out.append(contentsOf: buffer[0..<Int(n)]) }
-            let m = buffer.withUnsafeMutableBytes { ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), 1) }
+            let m = buffer.withUnsafeMutableBytes {
+                ssh_channel_read_nonblocking(channel, $0.baseAddress, UInt32($0.count), 1)
+            }
             if m == SSH_ERROR { throw error(.channel, operation) }
             if m > 0 { err.append(contentsOf: buffer[0..<Int(m)]) }
             if n <= 0, m <= 0, ssh_channel_is_eof(channel) != 0 { break }
         }
         let status = ssh_channel_get_exit_status(channel)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        return ExecResult(exitStatus: status, stdout: String(decoding: out, as: UTF8.self),
-                          stderr: String(decoding: err, as: UTF8.self), seconds: seconds)
+        return ExecResult(
+            exitStatus: status, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self), seconds: seconds)
     }
 
     /// libssh's error for this session, read on the thread that just failed.
     private func error(_ kind: SSHError.Kind, _ operation: String) -> SSHError {
         let raw = UnsafeMutableRawPointer(pointer)
-        return SSHError(kind, code: ssh_get_error_code(raw), message: String(cString: ssh_get_error(raw)), operation: operation)
+        return SSHError(
+            kind, code: ssh_get_error_code(raw), message: String(cString: ssh_get_error(raw)), operation: operation)
     }
 }
 

@@ -97,15 +97,18 @@ public struct CASRegisterWorkload: Sendable {
                     let rate = Double(c.ok + c.info + c.fail - last.ok - last.info - last.fail) / progressEvery
                     logger.info(
                         "workload",
-                        metadata: ["ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
-                                   "fail": "\(c.fail)"])
+                        metadata: [
+                            "ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
+                            "fail": "\(c.fail)",
+                        ])
                     last = c
                 }
             }
             if let nemesis {
                 group.addTask {
                     await nemesis { f, value in
-                        recorder.record(HistoryEvent(process: .named("nemesis"), kind: .info, f: f, value: .string(value)))
+                        recorder.record(
+                            HistoryEvent(process: .named("nemesis"), kind: .info, f: f, value: .string(value)))
                     }
                 }
             }

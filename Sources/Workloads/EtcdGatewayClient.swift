@@ -97,7 +97,9 @@ public final class EtcdGatewayClient: Sendable {
         }
         let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         guard status == 200, let object, object["error"] == nil else {
-            let text = object.map { "\($0["message"] ?? $0["error"] ?? "")" } ?? String(decoding: data.prefix(300), as: UTF8.self)
+            let text =
+                object.map { "\($0["message"] ?? $0["error"] ?? "")" }
+                ?? String(decoding: data.prefix(300), as: UTF8.self)
             throw ClientError(notApplied: false, message: "\(path): HTTP \(status): \(text)")
         }
         return object

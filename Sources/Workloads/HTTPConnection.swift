@@ -51,7 +51,8 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func connect(deadline: Double) throws(Failure) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        fd = socket(
+            AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .connect("socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -87,7 +88,8 @@ final class HTTPConnection: @unchecked Sendable {
     func post(_ path: String, body: Data, timeout: Double) throws(Failure) -> (status: Int, body: Data) {
         let deadline = Self.now() + timeout
         if fd < 0 { try connect(deadline: deadline) }
-        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\n"
+        let head =
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\n"
             + "Content-Length: \(body.count)\r\n\r\n"
         var request = Data(head.utf8)
         request.append(body)
@@ -103,7 +105,9 @@ final class HTTPConnection: @unchecked Sendable {
     private func send(_ data: Data, until deadline: Double) throws(Failure) {
         var sent = 0
         while sent < data.count {
-            let n = data.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, data.count - sent, Int32(MSG_NOSIGNAL)) }
+            let n = data.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + sent, data.count - sent, Int32(MSG_NOSIGNAL))
+            }
             if n > 0 {
                 sent += n
                 continue
@@ -128,7 +132,9 @@ final class HTTPConnection: @unchecked Sendable {
             } else if n == 0 {
                 return false
             } else if errno == EAGAIN || errno == EINTR {
-                guard wait(Int16(POLLIN), until: deadline) else { throw .exchange("waiting for the response: timed out") }
+                guard wait(Int16(POLLIN), until: deadline) else {
+                    throw .exchange("waiting for the response: timed out")
+                }
             } else {
                 throw .exchange("receiving: \(String(cString: strerror(errno)))")
             }
@@ -144,7 +150,9 @@ final class HTTPConnection: @unchecked Sendable {
                 buffer.removeFirst(i + 1)
                 return text.hasSuffix("\r") ? String(text.dropLast()) : text
             }
-            guard try fill(buffer.count + 1, until: deadline) else { throw .exchange("the server closed the connection") }
+            guard try fill(buffer.count + 1, until: deadline) else {
+                throw .exchange("the server closed the connection")
+            }
         }
     }
 

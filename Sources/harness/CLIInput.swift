@@ -102,13 +102,17 @@ enum NixpkgsLib {
     static func checkDirectory(_ path: String) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw FindingsError(.badTarget, "--nixpkgs-lib \(path): no such directory; give \(what), "
-                                    + "or leave the option out to use the stand-in")
+            throw FindingsError(
+                .badTarget,
+                "--nixpkgs-lib \(path): no such directory; give \(what), "
+                    + "or leave the option out to use the stand-in")
         }
         let flake = URL(fileURLWithPath: path).appendingPathComponent("flake.nix").path
         guard FileManager.default.fileExists(atPath: flake) else {
-            throw FindingsError(.badTarget, "--nixpkgs-lib \(path) has no flake.nix: give \(what) "
-                                    + "(its flake.nix has a `lib` output)")
+            throw FindingsError(
+                .badTarget,
+                "--nixpkgs-lib \(path) has no flake.nix: give \(what) "
+                    + "(its flake.nix has a `lib` output)")
         }
     }
 
@@ -116,8 +120,9 @@ enum NixpkgsLib {
     /// nixpkgs input is built on: asked of nix with the reference the evaluation will use.
     static func checkFlake(_ path: String, target: Target, nix: Nix) async throws {
         guard let override = target.overrides.first(where: { $0.input == "nixpkgs/nixpkgs-lib" }) else { return }
-        let result = try await nix.eval(override.reference + "#lib",
-                                        apply: "lib: builtins.isAttrs lib && lib ? evalModules && lib ? mkOption")
+        let result = try await nix.eval(
+            override.reference + "#lib",
+            apply: "lib: builtins.isAttrs lib && lib ? evalModules && lib ? mkOption")
         guard result.json == "true" else {
             let why: String
             if let failure = result.failure {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Dispatch
-import Foundation
 import Findings
+import Foundation
 import Harness
 import Logging
 import Nix
@@ -59,7 +59,10 @@ struct HarnessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "harness",
         abstract: "VM-based integration harness for the PhotonCloud findings.",
-        subcommands: [List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Plan.self, Up.self, SSHCommand.self, Down.self, Bench.self])
+        subcommands: [
+            List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Plan.self, Up.self, SSHCommand.self,
+            Down.self, Bench.self,
+        ])
 }
 
 struct Up: AsyncParsableCommand {
@@ -74,7 +77,8 @@ struct Up: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     // .unconditional: `--nodes -1` is a number to reject for its range, not a missing value.
     @Option(parsing: .unconditional, help: "How many nodes, 1 to 6.") var nodes = 6
-    @Flag(help: "Leave the cluster up; reach it with `harness ssh NODE`, remove it with `harness down`.") var keep = false
+    @Flag(help: "Leave the cluster up; reach it with `harness ssh NODE`, remove it with `harness down`.") var keep =
+        false
     @Option(help: "Command to run on every node once it is up.") var command = "echo \"$(hostname) $(uname -r)\""
     @Flag(help: "Boot the test cluster's NixOS configurations instead of fixture guests.") var nixos = false
     @OptionGroup var target: TargetOptions
@@ -101,7 +105,9 @@ struct Up: AsyncParsableCommand {
                         lines.append("kept run \(cluster.runID) (\(cluster.directory.path)):")
                         for node in cluster.nodes {
                             let e = try await node.endpoint()
-                            lines.append("  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(cluster.directory.path)/id_ed25519 root@127.0.0.1)")
+                            lines.append(
+                                "  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(cluster.directory.path)/id_ed25519 root@127.0.0.1)"
+                            )
                         }
                         lines.append("remove it with: harness down")
                     }
@@ -158,11 +164,13 @@ struct SSHCommand: AsyncParsableCommand {
     func openShell(kept: KeptRun, endpoint: NodeEndpoint) async throws -> Never {
         let key = try SSHKey.load(privateKeyAt: kept.keyPath)  // unreadable: a local problem, 2
         do {
-            _ = try await SSHSession.connect(host: "127.0.0.1", port: endpoint.sshPort, key: key,
-                                             pinnedHostKey: endpoint.hostKey, timeout: 5)
+            _ = try await SSHSession.connect(
+                host: "127.0.0.1", port: endpoint.sshPort, key: key,
+                pinnedHostKey: endpoint.hostKey, timeout: 5)
         } catch let error as SSHError {
-            throw failure("\(endpoint.name) of run \(kept.runID) does not answer over SSH (is the cluster still up? "
-                          + "`harness up --keep` starts one)\n  cause: \(error)", exitCode: Self.connectionFailed)
+            throw failure(
+                "\(endpoint.name) of run \(kept.runID) does not answer over SSH (is the cluster still up? "
+                    + "`harness up --keep` starts one)\n  cause: \(error)", exitCode: Self.connectionFailed)
         }
         let knownHosts = kept.directory.appendingPathComponent("known_hosts").path
         do {
@@ -171,17 +179,23 @@ struct SSHCommand: AsyncParsableCommand {
         } catch {
             let reason = (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
             throw HarnessError(
-                .environment, "cannot write the pinned host key to \(knownHosts) (\(reason)): OpenSSH needs it "
+                .environment,
+                "cannot write the pinned host key to \(knownHosts) (\(reason)): OpenSSH needs it "
                     + "as its only known host; make \(kept.directory.path) writable, or pass a command after -- "
                     + "(libssh needs no file)")
         }
         // LogLevel=ERROR rather than -q: quiet about the banner, not about a failure.
-        let args = ["ssh", "-o", "LogLevel=ERROR", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)",
-                    "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
-                    "-o", "IdentitiesOnly=yes", "root@127.0.0.1"]
+        let args = [
+            "ssh", "-o", "LogLevel=ERROR", "-i", kept.keyPath, "-p", "\(endpoint.sshPort)",
+            "-o", "UserKnownHostsFile=\(knownHosts)", "-o", "StrictHostKeyChecking=yes",
+            "-o", "IdentitiesOnly=yes", "root@127.0.0.1",
+        ]
         let cargs = args.map { strdup($0) } + [nil]
         execvp("ssh", cargs)
-        FileHandle.standardError.write(Data("error: cannot run ssh: \(String(cString: strerror(errno))); install openssh-client, or pass a command after --\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "error: cannot run ssh: \(String(cString: strerror(errno))); install openssh-client, or pass a command after --\n"
+                    .utf8))
         Foundation.exit(2)
     }
 }
@@ -195,9 +209,13 @@ struct Down: AsyncParsableCommand {
         let logger = global.logger()
         do {
             let connection = try await Cluster.connect(uri: "qemu:///system")
-            let reaped = try await Reaper(connection: connection, state: StateDirectory(), logger: logger).reap(includeKept: true)
-            print(reaped.runs.isEmpty ? "nothing to remove" :
-                "removed \(reaped.runs.count) run(s): \(reaped.domains.count) domain(s), \(reaped.networks.count) network(s)")
+            let reaped = try await Reaper(connection: connection, state: StateDirectory(), logger: logger).reap(
+                includeKept: true)
+            print(
+                reaped.runs.isEmpty
+                    ? "nothing to remove"
+                    : "removed \(reaped.runs.count) run(s): \(reaped.domains.count) domain(s), \(reaped.networks.count) network(s)"
+            )
         } catch {
             throw reportedExit(for: error)
         }
@@ -205,7 +223,9 @@ struct Down: AsyncParsableCommand {
 }
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks.", subcommands: [BenchBoot.self, BenchEval.self, BenchCheckHistory.self, BenchWorkload.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks.",
+        subcommands: [BenchBoot.self, BenchEval.self, BenchCheckHistory.self, BenchWorkload.self])
 }
 
 struct BenchBoot: AsyncParsableCommand {
@@ -215,7 +235,10 @@ struct BenchBoot: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "How many nodes, 1 to 6.") var nodes = 6
     @Option(parsing: .unconditional, help: "How many cold boots, 1 to 20.") var repetitions = 3
     @Flag(help: "Print the report as JSON.") var json = false
-    @Flag(help: "Boot the test cluster's NixOS configurations (see `harness up --help`); the baseline is node01's run-vm qemu line.") var nixos = false
+    @Flag(
+        help:
+            "Boot the test cluster's NixOS configurations (see `harness up --help`); the baseline is node01's run-vm qemu line."
+    ) var nixos = false
     @OptionGroup var target: TargetOptions
 
     func validate() throws {
@@ -241,12 +264,19 @@ struct BenchBoot: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
             } else {
                 for (i, r) in report.runs.enumerated() {
-                    print(String(format: "run %d: all %d ready in %.2f s (harness CPU %.2f s), teardown %.2f s, slowest destroy %.2f s",
-                                 i + 1, report.nodes, r.wallSeconds, r.harnessCPUSeconds, r.teardownSeconds,
-                                 r.destroySeconds.values.max() ?? 0))
+                    print(
+                        String(
+                            format:
+                                "run %d: all %d ready in %.2f s (harness CPU %.2f s), teardown %.2f s, slowest destroy %.2f s",
+                            i + 1, report.nodes, r.wallSeconds, r.harnessCPUSeconds, r.teardownSeconds,
+                            r.destroySeconds.values.max() ?? 0))
                 }
-                print(String(format: "bare qemu guest: SSH-ready in %.2f s, %.2f CPU s; target for %d nodes: %.2f s; harness peak RSS %.1f MiB",
-                             report.bare.readySeconds, report.bare.qemuCPUSeconds, report.nodes, report.targetWallSeconds, report.harnessPeakRSSMiB))
+                print(
+                    String(
+                        format:
+                            "bare qemu guest: SSH-ready in %.2f s, %.2f CPU s; target for %d nodes: %.2f s; harness peak RSS %.1f MiB",
+                        report.bare.readySeconds, report.bare.qemuCPUSeconds, report.nodes, report.targetWallSeconds,
+                        report.harnessPeakRSSMiB))
             }
         } catch {
             throw reportedExit(for: error)
@@ -256,7 +286,8 @@ struct BenchBoot: AsyncParsableCommand {
 
 struct BenchEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "eval", abstract: "Time `harness repro F5.2` and `harness check` against the bare `nix eval` they wrap.")
+        commandName: "eval",
+        abstract: "Time `harness repro F5.2` and `harness check` against the bare `nix eval` they wrap.")
     @OptionGroup var global: GlobalOptions
     @Option(parsing: .unconditional, help: "Samples per figure, 1 to 100 (the median is reported).") var repetitions = 9
     @Flag(help: "Print the report as JSON.") var json = false
@@ -271,13 +302,21 @@ struct BenchEval: AsyncParsableCommand {
         let logger = global.logger()
         do {
             let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let report = try await EvaluationBenchmark(home: try HarnessHome.locate(), harnessBinary: binary,
-                                                       repetitions: repetitions, logger: logger).run()
-            if json { try printJSON(report) } else {
+            let report = try await EvaluationBenchmark(
+                home: try HarnessHome.locate(), harnessBinary: binary,
+                repetitions: repetitions, logger: logger
+            ).run()
+            if json {
+                try printJSON(report)
+            } else {
                 let ms = { (s: Double) in String(format: "%.0f ms", s * 1000) }
                 print("bare nix eval (F5.2): \(ms(report.bareNixEval))")
-                print("harness repro F5.2: \(ms(report.reproCLI)) as a command (\(String(format: "%.2f", report.reproCLIOverBare))x; process start alone \(ms(report.harnessProcessStart))), \(ms(report.reproInProcess)) in process (\(String(format: "%.2f", report.reproInProcessOverBare))x)")
-                print("harness check, all evaluation findings: \(ms(report.checkAllCLI)) as a command, \(ms(report.checkAllInProcess)) in process")
+                print(
+                    "harness repro F5.2: \(ms(report.reproCLI)) as a command (\(String(format: "%.2f", report.reproCLIOverBare))x; process start alone \(ms(report.harnessProcessStart))), \(ms(report.reproInProcess)) in process (\(String(format: "%.2f", report.reproInProcessOverBare))x)"
+                )
+                print(
+                    "harness check, all evaluation findings: \(ms(report.checkAllCLI)) as a command, \(ms(report.checkAllInProcess)) in process"
+                )
             }
         } catch {
             throw findingsExit(for: error)
@@ -291,13 +330,16 @@ extension TargetOptions {
         let given = [("--repo", repo), ("--fix", fix), ("--nixpkgs-lib", nixpkgsLib)].filter { $0.1 != nil }.map(\.0)
         guard !nixos, !given.isEmpty else { return }
         let (verb, pronoun) = given.count == 1 ? ("chooses", "it") : ("choose", "them")
-        throw ValidationError("\(given.joined(separator: ", ")) \(verb) the NixOS configurations to boot, which only "
-                              + "`\(command) --nixos` uses: add --nixos, or leave \(pronoun) out for fixture guests")
+        throw ValidationError(
+            "\(given.joined(separator: ", ")) \(verb) the NixOS configurations to boot, which only "
+                + "`\(command) --nixos` uses: add --nixos, or leave \(pronoun) out for fixture guests")
     }
 
     /// node01…nodeNN as fixture guests, or with `nixos` as the target's NixOS nodes.
     func clusterOptions(nixos: Bool, count: Int, logger: Logger) async throws -> ClusterOptions {
-        nixos ? try await nixosClusterOptions(count: count, logger: logger) : try ClusterOptions(nodes: NodeSpec.fixture(count: count))
+        nixos
+            ? try await nixosClusterOptions(count: count, logger: logger)
+            : try ClusterOptions(nodes: NodeSpec.fixture(count: count))
     }
 
     /// The first `count` nodes of the target's test cluster that evaluate, built for
@@ -311,8 +353,12 @@ extension TargetOptions {
         let provider = NixOSImageProvider(target: checkout, nix: nix)
         let (image, failed) = try await NixOSImage.make(provider: provider, key: key, logger: logger)
         for node in failed {
-            logger.warning("not booted: it does not evaluate", metadata: ["node": "\(node.name)", "finding": "\(node.finding ?? "none")",
-                                                                      "error": "\(node.failure.headline)"])
+            logger.warning(
+                "not booted: it does not evaluate",
+                metadata: [
+                    "node": "\(node.name)", "finding": "\(node.finding ?? "none")",
+                    "error": "\(node.failure.headline)",
+                ])
         }
         return ClusterOptions(nodes: Array(image.specs.prefix(count)), image: image, key: key)
     }

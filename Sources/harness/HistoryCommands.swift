@@ -23,7 +23,8 @@ struct CheckHistory: AsyncParsableCommand {
     var model: ModelName?
     @Option(parsing: .unconditional, help: "Seconds to search before answering unknown.") var timeLimit = 300.0
     @Option(
-        parsing: .unconditional, help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
+        parsing: .unconditional,
+        help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
     var electionBoundFactor = 10.0
     @Flag(help: "Print the verdict as JSON.") var json = false
 
@@ -90,7 +91,8 @@ struct CheckHistory: AsyncParsableCommand {
     }
 
     static func render(_ r: LinearizabilityResult) -> String {
-        let what = "\(r.operations) operation(s) on \(r.keys) key(s), \(r.model), \(String(format: "%.3f", r.seconds)) s"
+        let what =
+            "\(r.operations) operation(s) on \(r.keys) key(s), \(r.model), \(String(format: "%.3f", r.seconds)) s"
         switch r.validity {
         case .valid: return "linearizable: \(what)"
         case .unknown(let why): return "unknown: \(why) (\(what))"
@@ -214,7 +216,8 @@ struct BenchCheckHistory: AsyncParsableCommand {
         let dir = URL(fileURLWithPath: directory)
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".edn") }.sorted()
+            names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".edn") }
+                .sorted()
         } catch {
             throw ValidationFailure("\(directory): cannot list it (\(EDNStreamReader.reason(error)))")
         }

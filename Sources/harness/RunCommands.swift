@@ -10,9 +10,11 @@ extension Fault: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
 /// `lib`: a nixpkgs lib in place of the stand-in's (`--nixpkgs-lib`), for the plan and the NixOS nodes.
-func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool = false, lib: String? = nil,
-                        logger: Logger,
-                        _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void) async throws -> (RunReport, URL) {
+func withRuntimeSession(
+    fixes: [String], keep: Bool, what: String, nixos: Bool = false, lib: String? = nil,
+    logger: Logger,
+    _ body: @escaping @Sendable (RuntimeSession, ClusterPlan, inout RunReport) async throws -> Void
+) async throws -> (RunReport, URL) {
     let home = try HarnessHome.locate()
     if let lib { try NixpkgsLib.checkDirectory(lib) }
     let nix = try await Nix.locate(logger: logger)
@@ -24,7 +26,8 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool =
     RunLogFile.shared.open(dir.appendingPathComponent("harness.log"))
     defer { RunLogFile.shared.close() }
     let nixosTarget = nixos ? target : nil
-    let session = try await RuntimeSession.boot(plan: plan, home: home, nix: nix, logger: logger, artifacts: dir, nixos: nixosTarget)
+    let session = try await RuntimeSession.boot(
+        plan: plan, home: home, nix: nix, logger: logger, artifacts: dir, nixos: nixosTarget)
     var report = RunReport(target: nixos ? "miniature (NixOS nodes)" : "miniature", fixes: fixes)
     report.unplanned = plan.unplanned
     let encoder = JSONEncoder()
@@ -42,7 +45,9 @@ func withRuntimeSession(fixes: [String], keep: Bool, what: String, nixos: Bool =
         var lines = ["kept run \(session.cluster.runID) (remove it with `harness down`):"]
         for node in session.cluster.nodes {
             guard let e = try? await node.endpoint() else { lines.append("  \(node.name)  (never started)"); continue }
-            lines.append("  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(session.cluster.directory.path)/id_ed25519 root@127.0.0.1)")
+            lines.append(
+                "  \(e.name)  \(e.clusterAddress)  harness ssh \(e.name)   (ssh -p \(e.sshPort) -i \(session.cluster.directory.path)/id_ed25519 root@127.0.0.1)"
+            )
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     } else {
@@ -56,14 +61,20 @@ struct RunScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run bootstrap, join or failover on node01-node06 of the miniature (fixed so it can run).",
-        discussion: "Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, service logs, domain XML). Exit 0 passed, 1 failed, 2 could not run.")
+        discussion:
+            "Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, service logs, domain XML). Exit 0 passed, 1 failed, 2 could not run."
+    )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "bootstrap, join, failover or all.") var scenario: String
-    @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault = .destroy
+    @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault =
+        .destroy
     @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
-    @Flag(help: "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join.") var nixos = false
+    @Flag(
+        help:
+            "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join."
+    ) var nixos = false
 
     static let scenarios = ["bootstrap", "join", "failover", "all"]
 
@@ -80,7 +91,9 @@ struct RunScenario: AsyncParsableCommand {
         do {
             let fixes = try findingIDs(fix, option: "--fix")
             let (report, dir) = try await runCancellable {
-                try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger) { session, plan, report in
+                try await withRuntimeSession(
+                    fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger
+                ) { session, plan, report in
                     let s = Scenarios(session: session, plan: plan)
                     // Each scenario starts from the state the one before leaves.
                     report.scenarios.append(try await s.bootstrap())
@@ -102,13 +115,21 @@ struct RunScenario: AsyncParsableCommand {
 
 func renderRun(_ report: RunReport, dir: URL) -> String {
     var out: [String] = []
-    for node in report.unplanned { out.append("not booted: \(node.name) (\(node.finding ?? "-"): \(node.failure.headline))") }
+    for node in report.unplanned {
+        out.append("not booted: \(node.name) (\(node.finding ?? "-"): \(node.failure.headline))")
+    }
     for s in report.scenarios {
         out.append("\(s.passed ? "PASS" : "FAIL") \(s.name) (\(String(format: "%.1f", s.seconds)) s)")
-        for step in s.steps { out.append("  \(step.passed ? "ok  " : "FAIL") \(step.name) [\(String(format: "%.1f", step.seconds)) s]: \(step.detail.prefix(300))") }
+        for step in s.steps {
+            out.append(
+                "  \(step.passed ? "ok  " : "FAIL") \(step.name) [\(String(format: "%.1f", step.seconds)) s]: \(step.detail.prefix(300))"
+            )
+        }
     }
     for f in report.findings {
-        out.append("\(f.matches ? "ok  " : "FAIL") \(f.verdict.id) \(f.verdict.outcome.rawValue) (expected \(f.expected?.rawValue ?? "-")): \(f.verdict.summary)")
+        out.append(
+            "\(f.matches ? "ok  " : "FAIL") \(f.verdict.id) \(f.verdict.outcome.rawValue) (expected \(f.expected?.rawValue ?? "-")): \(f.verdict.summary)"
+        )
         for e in f.verdict.evidence { out.append(ReportText.render(e)) }
     }
     out.append("run directory: \(dir.path)")
@@ -117,16 +138,20 @@ func renderRun(_ report: RunReport, dir: URL) -> String {
 
 /// `harness repro` of a runtime finding: boots the cluster with F5 fixed, judged by
 /// `--ledger`, on `--nixpkgs-lib` when given.
-func reproRuntime(_ id: String, target: TargetOptions, json: Bool, keep: Bool, nixos: Bool = false,
-                  logger: Logger) async throws {
+func reproRuntime(
+    _ id: String, target: TargetOptions, json: Bool, keep: Bool, nixos: Bool = false,
+    logger: Logger
+) async throws {
     let home = try HarnessHome.locate()
     let extra = try target.fixes
     let fixes = RuntimeChecks.baseFixes + extra.filter { !RuntimeChecks.baseFixes.contains($0) }
     let ledger = try target.loadLedger(home: home).withResolved(extra)
     let lib = target.nixpkgsLib
     let (report, dir) = try await runCancellable {
-        try await withRuntimeSession(fixes: fixes, keep: keep, what: nixos ? "repro-\(id)-nixos" : "repro-\(id)",
-                                     nixos: nixos, lib: lib, logger: logger) { session, plan, report in
+        try await withRuntimeSession(
+            fixes: fixes, keep: keep, what: nixos ? "repro-\(id)-nixos" : "repro-\(id)",
+            nixos: nixos, lib: lib, logger: logger
+        ) { session, plan, report in
             let start = session.now
             var verdict = try await RuntimeChecks(session: session, plan: plan).decide(id)
             verdict.seconds = session.now - start
@@ -140,7 +165,9 @@ func reproRuntime(_ id: String, target: TargetOptions, json: Bool, keep: Bool, n
 struct Plan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show how each test-cluster node would be booted as a NixOS VM, without booting anything.",
-        discussion: "Per node: the vmVariant projection, the commands that prepare it, and the domain XML. Nodes that do not evaluate are listed with their finding. Exit 0 when every node plans, 1 when some do not, 2 when it could not run.")
+        discussion:
+            "Per node: the vmVariant projection, the commands that prepare it, and the domain XML. Nodes that do not evaluate are listed with their finding. Exit 0 when every node plans, 1 when some do not, 2 when it could not run."
+    )
     @OptionGroup var global: GlobalOptions
     @OptionGroup var target: TargetOptions
     @Flag(help: "Print JSON.") var json = false
@@ -174,20 +201,31 @@ struct Plan: AsyncParsableCommand {
                     let disk = runDir.appendingPathComponent("\(node.hostName).qcow2").path
                     let directory = runDir.appendingPathComponent(node.hostName)
                     let xml = NixOSImageProvider.domainXML(
-                        node, domainName: "phc-RUNID-\(node.hostName)", accelerator: .tcg, disk: disk, network: "phc-RUNID-net",
-                        sshPort: 0, consoleLog: runDir.appendingPathComponent("\(node.hostName).console.log").path, directory: directory)
-                    rows.append(NodeOut(node: node.hostName, projection: node, evaluate: command,
-                                        commands: ([provider.build([node])] + provider.preparation(node, directory: directory, disk: disk)).map(\.commandLine),
-                                        domainXML: xml.render(), finding: nil, error: nil))
+                        node, domainName: "phc-RUNID-\(node.hostName)", accelerator: .tcg, disk: disk,
+                        network: "phc-RUNID-net",
+                        sshPort: 0, consoleLog: runDir.appendingPathComponent("\(node.hostName).console.log").path,
+                        directory: directory)
+                    rows.append(
+                        NodeOut(
+                            node: node.hostName, projection: node, evaluate: command,
+                            commands: ([provider.build([node])]
+                                + provider.preparation(node, directory: directory, disk: disk)).map(\.commandLine),
+                            domainXML: xml.render(), finding: nil, error: nil))
                 case let .failed(name, finding, failure, command):
-                    rows.append(NodeOut(node: name, projection: nil, evaluate: command, commands: [], domainXML: nil,
-                                        finding: finding, error: failure.headline))
+                    rows.append(
+                        NodeOut(
+                            node: name, projection: nil, evaluate: command, commands: [], domainXML: nil,
+                            finding: finding, error: failure.headline))
                 }
             }
-            if json { try printJSON(rows) } else {
+            if json {
+                try printJSON(rows)
+            } else {
                 for row in rows {
                     if let error = row.error {
-                        print("== \(row.node): does not evaluate (\(row.finding ?? "no finding")): \(error)\n   $ \(row.evaluate.prefix(200))…")
+                        print(
+                            "== \(row.node): does not evaluate (\(row.finding ?? "no finding")): \(error)\n   $ \(row.evaluate.prefix(200))…"
+                        )
                         continue
                     }
                     print("== \(row.node)")

@@ -42,7 +42,8 @@ struct BenchWorkload: AsyncParsableCommand {
         let parts = clients.split(separator: ",", omittingEmptySubsequences: false)
         let values = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parts.isEmpty, values.count == parts.count, values.allSatisfy({ (1...200).contains($0) }) else {
-            throw ValidationError("--clients takes counts from 1 to 200, comma-separated, e.g. 1,10,30; not `\(clients)`")
+            throw ValidationError(
+                "--clients takes counts from 1 to 200, comma-separated, e.g. 1,10,30; not `\(clients)`")
         }
         return values
     }
@@ -71,7 +72,8 @@ struct BenchWorkload: AsyncParsableCommand {
                     var points: [Point] = []
                     for n in counts {
                         let prefix = "bench-\(UInt32.random(in: 0...UInt32.max))"
-                        let bare = await BareLoad(concurrency: n, duration: duration, prefix: prefix).run(clients: clients)
+                        let bare = await BareLoad(concurrency: n, duration: duration, prefix: prefix).run(
+                            clients: clients)
                         let workload = CASRegisterWorkload(
                             generator: Generator(concurrency: n, rate: 0, duration: duration, seed: UInt64(n)),
                             keys: max(5, n / 2), prefix: prefix)
@@ -81,8 +83,12 @@ struct BenchWorkload: AsyncParsableCommand {
                             encoding: .utf8)
                         let check = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 120)
                         points.append(Self.point(n, bare: bare, history: history, duration: duration, check: check))
-                        logger.info("measured", metadata: ["clients": "\(n)", "bare": "\(bare)",
-                                                           "harness": "\(points.last!.harnessOpsPerSecond)"])
+                        logger.info(
+                            "measured",
+                            metadata: [
+                                "clients": "\(n)", "bare": "\(bare)",
+                                "harness": "\(points.last!.harnessOpsPerSecond)",
+                            ])
                     }
                     box.set(Report(members: members, duration: duration, points: points, runDirectory: ""))
                 }
@@ -97,15 +103,20 @@ struct BenchWorkload: AsyncParsableCommand {
         }
     }
 
-    static func point(_ n: Int, bare: Double, history: History, duration: Double, check: LinearizabilityResult) -> Point {
+    static func point(_ n: Int, bare: Double, history: History, duration: Double, check: LinearizabilityResult) -> Point
+    {
         var latencies: [Double] = []
         var outcomes = ["ok": 0, "fail": 0, "info": 0]
         for op in history.operations {
             outcomes[op.status.rawValue, default: 0] += 1
-            if op.status == .ok, let a = op.invokeTime, let b = op.completeTime { latencies.append(Double(b - a) / 1e6) }
+            if op.status == .ok, let a = op.invokeTime, let b = op.completeTime {
+                latencies.append(Double(b - a) / 1e6)
+            }
         }
         latencies.sort()
-        func q(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))] }
+        func q(_ p: Double) -> Double {
+            latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))]
+        }
         let harness = Double(outcomes["ok"] ?? 0) / duration
         let valid: String
         switch check.validity {
@@ -120,7 +131,9 @@ struct BenchWorkload: AsyncParsableCommand {
     }
 
     static func render(_ r: Report) -> String {
-        var lines = ["cas-register from the host against \(r.members.joined(separator: ", ")), \(Int(r.duration)) s each"]
+        var lines = [
+            "cas-register from the host against \(r.members.joined(separator: ", ")), \(Int(r.duration)) s each"
+        ]
         for p in r.points {
             lines.append(
                 String(

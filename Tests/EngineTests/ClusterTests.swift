@@ -3,6 +3,7 @@ import HostCommand
 import Libvirt
 import Logging
 import XCTest
+
 @testable import Harness
 
 /// Against the real libvirtd, QEMU and libssh. Fails, never skips, when the host is
@@ -18,7 +19,8 @@ final class ClusterTests: XCTestCase {
     /// Starts `harness up --nodes N` and returns once libvirt has its first new domain.
     func startHarnessUp(nodes: Int) async throws -> (Process, [String]) {
         // The harness CLI is built beside the test binary (this target depends on it).
-        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("harness")
+        let binary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("harness")
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: binary.path), "no harness binary at \(binary.path)")
         let before = Set(try await virshNames("list", "--all", "--name"))
         let process = Process()
@@ -30,7 +32,9 @@ final class ClusterTests: XCTestCase {
         var mine: [String] = []
         for _ in 0..<300 where mine.isEmpty {
             try await Task.sleep(for: .milliseconds(100))
-            mine = try await virshNames("list", "--all", "--name").filter { $0.hasPrefix(RunID.namespace) && !before.contains($0) }
+            mine = try await virshNames("list", "--all", "--name").filter {
+                $0.hasPrefix(RunID.namespace) && !before.contains($0)
+            }
         }
         XCTAssertFalse(mine.isEmpty, "the harness never created a domain")
         return (process, mine)
@@ -154,15 +158,19 @@ final class ClusterTests: XCTestCase {
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) == 0 && getsockname(listener, $0, &len) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, len) == 0 && getsockname(listener, $0, &len) == 0
+            }
         }
         XCTAssertEqual(listen(listener, 1), 0)
         let port = Int(UInt16(bigEndian: addr.sin_port))
         let run = RunID()
-        let xml = DomainXML(name: run.name("porttest"), accelerator: .tcg, memoryMiB: 128, kernel: image.kernel,
-                            initrd: image.initrd, cmdline: "console=ttyS0",
-                            management: .init(hostPort: port, mac: "52:55:00:00:00:01"),
-                            consoleLog: NSTemporaryDirectory() + "\(run.prefix).log").render()
+        let xml = DomainXML(
+            name: run.name("porttest"), accelerator: .tcg, memoryMiB: 128, kernel: image.kernel,
+            initrd: image.initrd, cmdline: "console=ttyS0",
+            management: .init(hostPort: port, mac: "52:55:00:00:00:01"),
+            consoleLog: NSTemporaryDirectory() + "\(run.prefix).log"
+        ).render()
         do {
             let domain = try await connection.createDomain(xml: xml)
             try await domain.destroy()

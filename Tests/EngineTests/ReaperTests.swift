@@ -3,6 +3,7 @@ import Libvirt
 import Logging
 import Synchronization
 import XCTest
+
 @testable import Harness
 
 /// The reaper against the real libvirtd: it removes only what it can prove dead,
@@ -44,9 +45,10 @@ final class ReaperTests: XCTestCase {
     func makeDomain(_ run: RunID, _ owner: RunOwner?, _ connection: Connection) async throws -> String {
         let image = try FixtureImage.load(from: StateDirectory())
         let name = run.name("node01")
-        let xml = DomainXML(name: name, accelerator: .tcg, memoryMiB: 64, kernel: image.kernel, initrd: image.initrd,
-                            cmdline: "console=ttyS0", consoleLog: NSTemporaryDirectory() + "\(name).console.log",
-                            owner: owner)
+        let xml = DomainXML(
+            name: name, accelerator: .tcg, memoryMiB: 64, kernel: image.kernel, initrd: image.initrd,
+            cmdline: "console=ttyS0", consoleLog: NSTemporaryDirectory() + "\(name).console.log",
+            owner: owner)
         let domain = try await connection.createDomain(xml: xml.render())
         try await domain.suspend()
         return name
@@ -85,8 +87,10 @@ final class ReaperTests: XCTestCase {
             let lockPath = try runDirectory(run, in: other)
             guard let lock = try RunLock(path: lockPath) else { return XCTFail("\(lockPath) is locked already") }
             let owner = RunOwner(lockPath: lockPath, bootID: try HostBoot.id())
-            let objects: Set = [try await makeDomain(run, owner, connection),
-                                try await makeNetwork(run, owner, connection)]
+            let objects: Set = [
+                try await makeDomain(run, owner, connection),
+                try await makeNetwork(run, owner, connection),
+            ]
 
             let reaped = try await reaper(runner, run, connection).reap()
             let down = try await reaper(runner, run, connection).reap(includeKept: true)
@@ -122,8 +126,10 @@ final class ReaperTests: XCTestCase {
             guard case .held = RunLock.probe(lockPath) else { return XCTFail("the child never took \(lockPath)") }
 
             let owner = RunOwner(lockPath: lockPath, bootID: try HostBoot.id())
-            let objects: Set = [try await makeDomain(run, owner, connection),
-                                try await makeNetwork(run, owner, connection)]
+            let objects: Set = [
+                try await makeDomain(run, owner, connection),
+                try await makeNetwork(run, owner, connection),
+            ]
             let before = try await reaper(runner, run, connection).reap()
             XCTAssertEqual(before.domains + before.networks, [])
             let stillThere = try await present(run, connection)
@@ -205,8 +211,9 @@ final class ReaperTests: XCTestCase {
             XCTAssertEqual(up.skippedKept, [run])
             let elsewhere = try await reaper(runner, run, connection).reap(includeKept: true)
             XCTAssertEqual(elsewhere.networks, [])
-            XCTAssertTrue(elsewhere.left[network]?.contains("PHOTONCLOUD_HARNESS_STATE='\(other.root.path)'") == true,
-                          "\(elsewhere.left)")
+            XCTAssertTrue(
+                elsewhere.left[network]?.contains("PHOTONCLOUD_HARNESS_STATE='\(other.root.path)'") == true,
+                "\(elsewhere.left)")
             let ownUp = try await reaper(other, run, connection).reap()
             XCTAssertEqual(ownUp.skippedKept, [run])
             XCTAssertEqual(ownUp.networks, [])

@@ -1,6 +1,7 @@
-import XCTest
-@testable import Harness
 import HostCommand
+import XCTest
+
+@testable import Harness
 
 final class RunIDTests: XCTestCase {
     func testPrefixShapeAndOwnership() throws {
@@ -68,15 +69,21 @@ final class ConsoleLogTests: XCTestCase {
     }
 
     func testHostKeyIsTheLastPrintedOneAndCRLFSplits() throws {
-        let log = try write("\u{1b}[2Jboot\r\nphc-hostkey: ssh-ed25519 AAAAold\r\nphc-init: x\r\nphc-hostkey: ssh-ed25519 AAAAnew comment\r\nphc-init: sysinit done\r\n")
+        let log = try write(
+            "\u{1b}[2Jboot\r\nphc-hostkey: ssh-ed25519 AAAAold\r\nphc-init: x\r\nphc-hostkey: ssh-ed25519 AAAAnew comment\r\nphc-init: sysinit done\r\n"
+        )
         XCTAssertEqual(log.pinnedHostKey(), "ssh-ed25519 AAAAnew")
     }
 
     /// Seen in a CI run: the console was read while the guest was printing the key,
     /// and the harness pinned a truncated key.
     func testAKeyStillBeingPrintedIsNotPinned() throws {
-        XCTAssertNil(try write("phc-init: x\r\nphc-hostkey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHU2i7psA7Fmfaag7RP").pinnedHostKey())
-        XCTAssertEqual(try write("phc-hostkey: ssh-ed25519 AAAAold\r\nphc-hostkey: ssh-ed25519 AAAAne").pinnedHostKey(), "ssh-ed25519 AAAAold")
+        XCTAssertNil(
+            try write("phc-init: x\r\nphc-hostkey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHU2i7psA7Fmfaag7RP")
+                .pinnedHostKey())
+        XCTAssertEqual(
+            try write("phc-hostkey: ssh-ed25519 AAAAold\r\nphc-hostkey: ssh-ed25519 AAAAne").pinnedHostKey(),
+            "ssh-ed25519 AAAAold")
     }
 
     func testNoHostKeyYet() throws {
@@ -105,7 +112,8 @@ final class StateDirectoryTests: XCTestCase {
         for i in 1...5 {
             let dir = state.reports.appendingPathComponent("r\(i)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: Double(i * 60 - 3600))], ofItemAtPath: dir.path)
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSinceNow: Double(i * 60 - 3600))], ofItemAtPath: dir.path)
         }
         let new = state.newReportDirectory("run", keep: 3)
         XCTAssertTrue(new.lastPathComponent.hasSuffix("-run"))

@@ -26,8 +26,9 @@ final class ProcessGroupHostCommandTests: XCTestCase {
             sigfillset(&all)
             pthread_sigmask(SIG_BLOCK, &all, &previous)
             defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-            return try ChildProcess.spawn(try XCTUnwrap(HostCommand.resolve("grep")), Self.signalLines,
-                                          stdout: .file(file))
+            return try ChildProcess.spawn(
+                try XCTUnwrap(HostCommand.resolve("grep")), Self.signalLines,
+                stdout: .file(file))
         }
         let exited = await child.waitForExit(within: 10)
         XCTAssertTrue(exited)
@@ -117,8 +118,10 @@ final class ProcessGroupHostCommandTests: XCTestCase {
         // A child that never reads 4 MiB of stdin: no SIGPIPE for the harness, no stall.
         let ignored = try await HostCommand("true", []).run(timeout: 10, stdin: Data(count: 4 << 20))
         XCTAssertEqual(ignored.status, 0)
-        let out = try await HostCommand("/bin/sh", ["-c", "pwd; echo \"$PHC_TEST\""], environment: ["PHC_TEST": "a b"],
-                                        currentDirectory: URL(fileURLWithPath: "/tmp")).run(timeout: 10)
+        let out = try await HostCommand(
+            "/bin/sh", ["-c", "pwd; echo \"$PHC_TEST\""], environment: ["PHC_TEST": "a b"],
+            currentDirectory: URL(fileURLWithPath: "/tmp")
+        ).run(timeout: 10)
         XCTAssertEqual(out.stdout, "/tmp\na b\n")
     }
 
@@ -145,8 +148,9 @@ final class ProcessGroupHostCommandTests: XCTestCase {
         }
         XCTAssertEqual(masks["SigBlk"], 0, "blocked signals in the child: \(status)", file: file, line: line)
         let ignored = try XCTUnwrap(masks["SigIgn"], status, file: file, line: line)
-        XCTAssertEqual(ignored & (1 << UInt64(SIGTERM - 1)), 0, "the child ignores SIGTERM: \(status)",
-                       file: file, line: line)
+        XCTAssertEqual(
+            ignored & (1 << UInt64(SIGTERM - 1)), 0, "the child ignores SIGTERM: \(status)",
+            file: file, line: line)
     }
 
     private func pid(_ text: some StringProtocol) -> pid_t? {
@@ -165,7 +169,8 @@ final class ProcessGroupHostCommandTests: XCTestCase {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.filter { Int($0) != nil }.compactMap { entry in
             guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return nil }
+                let close = stat.lastIndex(of: ")")
+            else { return nil }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 2, fields[2] == "\(pgid)", fields[0] != "Z" else { return nil }
             return stat
@@ -174,7 +179,8 @@ final class ProcessGroupHostCommandTests: XCTestCase {
 
     private func isLive(_ pid: pid_t) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return false }
+            let close = stat.lastIndex(of: ")")
+        else { return false }
         return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 

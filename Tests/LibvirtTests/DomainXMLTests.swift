@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Libvirt
 
 final class DomainXMLTests: XCTestCase {
@@ -50,7 +51,9 @@ final class DomainXMLTests: XCTestCase {
         XCTAssertEqual(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0d", in: live), "net0")
         XCTAssertEqual(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0E", in: live), "net1")
         XCTAssertNil(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0f", in: live))
-        XCTAssertNil(DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0d", in: sample().render()), "a defined domain has no aliases yet")
+        XCTAssertNil(
+            DomainXML.alias(ofInterfaceWithMAC: "52:54:00:66:00:0d", in: sample().render()),
+            "a defined domain has no aliases yet")
     }
 
     func testKVMDomainHasNoTCGCache() {
@@ -96,8 +99,9 @@ final class DomainXMLTests: XCTestCase {
 
     // MARK: - the run's record in <metadata>
 
-    let owner = RunOwner(lockPath: "/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock",
-                         bootID: "3df1c306-1494-4955-9acf-7b8438fe7462")
+    let owner = RunOwner(
+        lockPath: "/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock",
+        bootID: "3df1c306-1494-4955-9acf-7b8438fe7462")
 
     func testOwnerIsWrittenInMetadataAndReadBack() {
         var d = sample()
@@ -105,14 +109,16 @@ final class DomainXMLTests: XCTestCase {
         XCTAssertNil(RunOwner(readingXML: d.render()))
         d.owner = owner
         let xml = d.render()
-        XCTAssertTrue(xml.contains("""
-              <name>phc-0011aabb-node01</name>
-              <metadata>
-                <phc:run xmlns:phc='https://photoncloud.example/harness/1' \
-            lock='/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock' \
-            boot-id='3df1c306-1494-4955-9acf-7b8438fe7462'/>
-              </metadata>
-            """), xml)
+        XCTAssertTrue(
+            xml.contains(
+                """
+                  <name>phc-0011aabb-node01</name>
+                  <metadata>
+                    <phc:run xmlns:phc='https://photoncloud.example/harness/1' \
+                lock='/var/lib/photoncloud-harness/runs/phc-0011aabb/run.lock' \
+                boot-id='3df1c306-1494-4955-9acf-7b8438fe7462'/>
+                  </metadata>
+                """), xml)
         XCTAssertEqual(RunOwner(readingXML: xml), owner)
         let network = NetworkXML(name: "phc-0011aabb-net", bridge: "phcbr0011aabb", owner: owner).render()
         XCTAssertEqual(RunOwner(readingXML: network), owner)
@@ -120,8 +126,10 @@ final class DomainXMLTests: XCTestCase {
     }
 
     func testOwnerPathsWithSpacesQuotesAndNonASCIISurviveTheRoundTrip() {
-        for path in ["/tmp/a dir ü☃/runs/phc-0011aabb/run.lock", "/tmp/it's \"<&>\"/run.lock",
-                     "/tmp/tab\there/line\nbreak/cr\r\nlf/run.lock", "/tmp/&amp;/&#x41;/run.lock"] {
+        for path in [
+            "/tmp/a dir ü☃/runs/phc-0011aabb/run.lock", "/tmp/it's \"<&>\"/run.lock",
+            "/tmp/tab\there/line\nbreak/cr\r\nlf/run.lock", "/tmp/&amp;/&#x41;/run.lock",
+        ] {
             let written = RunOwner(lockPath: path, bootID: "b'o\"ot")
             var d = sample()
             d.owner = written
@@ -164,7 +172,8 @@ final class DomainXMLTests: XCTestCase {
             "<domain><metadata><phc:run xmlns:phc='\(ns)' lock='/l",
         ]
         for xml in cases { XCTAssertNil(RunOwner(readingXML: xml), xml) }
-        let defaultNamespace = "<domain><!-- <metadata> --><metadata><run xmlns='\(ns)' "
+        let defaultNamespace =
+            "<domain><!-- <metadata> --><metadata><run xmlns='\(ns)' "
             + "boot-id='b' lock='/l'></run></metadata></domain>"
         XCTAssertEqual(RunOwner(readingXML: defaultNamespace), RunOwner(lockPath: "/l", bootID: "b"))
     }

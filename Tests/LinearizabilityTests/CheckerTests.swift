@@ -24,7 +24,9 @@ final class CheckerTests: XCTestCase {
         try await HistoryCheck.run(try history(lines), model: model, timeLimit: 30)
     }
 
-    func assertValid(_ lines: [String], _ model: ModelName = .casRegister, file: StaticString = #filePath, line: UInt = #line)
+    func assertValid(
+        _ lines: [String], _ model: ModelName = .casRegister, file: StaticString = #filePath, line: UInt = #line
+    )
         async throws
     {
         let r = try await verdict(lines, model)
@@ -101,7 +103,9 @@ final class CheckerTests: XCTestCase {
             "2 ok read 1", "2 invoke read nil", "2 ok read 1",
         ])
         // An operation that never completed is unknown too.
-        try await assertValid(["1 invoke write 5", "0 invoke write 1", "0 ok write 1", "2 invoke read nil", "2 ok read 1"])
+        try await assertValid([
+            "1 invoke write 5", "0 invoke write 1", "0 ok write 1", "2 invoke read nil", "2 ok read 1",
+        ])
     }
 
     func testAnInfoWriteCannotTakeEffectBeforeItsInvocation() async throws {
@@ -149,12 +153,15 @@ final class CheckerTests: XCTestCase {
     func testTheAnomalyNamesTheSmallestPrefixAndWhatWasConcurrent() async throws {
         var lines = ["0 invoke write 1", "0 ok write 1"]
         // Enough valid traffic after the violation that the full history is far longer than its failing prefix.
-        lines += ["1 invoke read nil", "2 invoke write 2", "1 ok read 1", "2 ok write 2", "3 invoke read nil",
-                  "3 ok read 1"]
+        lines += [
+            "1 invoke read nil", "2 invoke write 2", "1 ok read 1", "2 ok write 2", "3 invoke read nil",
+            "3 ok read 1",
+        ]
         for i in 0..<20 { lines += ["0 invoke write \(10 + i)", "0 ok write \(10 + i)"] }
         let h = try history(lines)
         let url = temporaryFile("anomaly.edn")
-        let r = try await HistoryCheck.run(h, model: .casRegister, timeLimit: 30, picture: HistoryCheck.pictureURL(for: url))
+        let r = try await HistoryCheck.run(
+            h, model: .casRegister, timeLimit: 30, picture: HistoryCheck.pictureURL(for: url))
         XCTAssertEqual(r.validity, .invalid)
         let a = try XCTUnwrap(r.anomaly)
         XCTAssertEqual(a.operation.process, "3")
@@ -188,8 +195,10 @@ final class CheckerTests: XCTestCase {
 
     func testATimeBudgetAnswersUnknown() async throws {
         // Many concurrent unknown writes and reads that force a wide search.
-        let h = HistorySimulator(model: .casRegister, processes: 40, keys: 1, operations: 4000, timeoutRate: 0.5, seed: 9)
-            .history()
+        let h = HistorySimulator(
+            model: .casRegister, processes: 40, keys: 1, operations: 4000, timeoutRate: 0.5, seed: 9
+        )
+        .history()
         let r = try await HistoryCheck.run(h, model: .casRegister, timeLimit: 0.001)
         guard case .unknown(let why) = r.validity else {
             // A fast machine may finish inside the budget; then it must be valid.

@@ -23,7 +23,8 @@ final class EDNTests: XCTestCase {
         XCTAssertEqual(try EDNValue.parse("\\a"), .char("a"))
         XCTAssertEqual(try EDNValue.parse("\\newline"), .char("\n"))
         XCTAssertEqual(try EDNValue.parse("[1 #_ 2 3]"), .vector([.int(1), .int(3)]))
-        XCTAssertEqual(try EDNValue.parse("#inst \"2026-11-30T00:00:00Z\""), .tagged("inst", .string("2026-11-30T00:00:00Z")))
+        XCTAssertEqual(
+            try EDNValue.parse("#inst \"2026-11-30T00:00:00Z\""), .tagged("inst", .string("2026-11-30T00:00:00Z")))
         XCTAssertEqual(try EDNValue.parse("##Inf"), .double(.infinity))
         XCTAssertEqual(try EDNValue.parse("{:a 1 ; comment\n :b [nil]}")[keyword: "b"], .vector([.null]))
     }
@@ -39,7 +40,8 @@ final class EDNTests: XCTestCase {
         XCTAssertThrowsError(try EDNValue.parse("{:a 1\n :b")) { error in
             let e = error as! EDNError
             XCTAssertEqual(e.line, 2)
-            XCTAssertTrue(e.message.contains("map has a key without a value") || e.message.contains("missing"), e.message)
+            XCTAssertTrue(
+                e.message.contains("map has a key without a value") || e.message.contains("missing"), e.message)
         }
         XCTAssertThrowsError(try EDNValue.parse("\"open")) { XCTAssertTrue("\($0)".contains("not closed")) }
         XCTAssertThrowsError(try EDNValue.parse("[1 2")) { XCTAssertTrue("\($0)".contains("`]` is missing")) }

@@ -38,9 +38,11 @@ final class PropertyTests: XCTestCase {
             var mutated = 0
             for seed in Self.seeds {
                 var h = simulate(model, seed: seed)
-                guard let i = h.events.indices.first(where: {
-                    h.events[$0].kind == .ok && (h.events[$0].f == "read" || h.events[$0].f == "get")
-                }) else { continue }
+                guard
+                    let i = h.events.indices.first(where: {
+                        h.events[$0].kind == .ok && (h.events[$0].f == "read" || h.events[$0].f == "get")
+                    })
+                else { continue }
                 h.events[i].value = model == .kv ? .string("never-written") : .int(-999)
                 h = try History(events: h.events)
                 let v = try await check(h, model)
@@ -71,7 +73,8 @@ final class PropertyTests: XCTestCase {
                 guard changed > 0 else { continue }
                 h = try History(events: h.events)
                 let v = try await check(h, model)
-                XCTAssertEqual(v, .invalid, "\(model) seed \(seed): write at line \(w.invokeLine) removed from \(changed) read(s)")
+                XCTAssertEqual(
+                    v, .invalid, "\(model) seed \(seed): write at line \(w.invokeLine) removed from \(changed) read(s)")
                 mutated += 1
             }
             XCTAssertGreaterThan(mutated, 5, "\(model): too few histories had a write to remove")
@@ -96,9 +99,12 @@ final class PropertyTests: XCTestCase {
             for (i, w) in ops.enumerated() where i > 0 && w.status == .ok && w.f != "append" && w.f != "cas" {
                 let u = ops[i - 1]
                 // u acknowledged and done before w began; no other write of the key overlaps w or u.
-                guard u.status == .ok, u.f != "append", u.f != "cas", let uc = u.completePosition, uc < w.invokePosition,
-                    !ops.contains(where: { $0.id != u.id && $0.id != w.id && $0.invokePosition < (w.completePosition ?? 0)
-                        && ($0.completePosition ?? Int.max) > u.invokePosition })
+                guard u.status == .ok, u.f != "append", u.f != "cas", let uc = u.completePosition,
+                    uc < w.invokePosition,
+                    !ops.contains(where: {
+                        $0.id != u.id && $0.id != w.id && $0.invokePosition < (w.completePosition ?? 0)
+                            && ($0.completePosition ?? Int.max) > u.invokePosition
+                    })
                 else { continue }
                 return (w, u.input)
             }

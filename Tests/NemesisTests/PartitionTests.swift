@@ -51,10 +51,12 @@ final class PartitionTests: XCTestCase {
     func testTheRulesetDropsEachCutBetweenTaps() throws {
         let owner = RunOwner(lockPath: "/var/lib/x/runs/phc-0a0b0c0d/run.lock", bootID: "b00t")
         let text = try BridgeFirewall.ruleset(
-            table: "phc_0a0b0c0d", owner: owner, cuts: [Cut(from: "n1", to: "n2")], taps: ["n1": "vnet1", "n2": "vnet2"],
+            table: "phc_0a0b0c0d", owner: owner, cuts: [Cut(from: "n1", to: "n2")],
+            taps: ["n1": "vnet1", "n2": "vnet2"],
             lossPercent: 30, lossAmong: ["n1", "n2"])
         XCTAssertTrue(text.contains("iifname \"vnet1\" oifname \"vnet2\" counter drop"), text)
-        XCTAssertTrue(text.contains("iifname \"vnet2\" oifname \"vnet1\" numgen random mod 100 < 30 counter drop"), text)
+        XCTAssertTrue(
+            text.contains("iifname \"vnet2\" oifname \"vnet1\" numgen random mod 100 < 30 counter drop"), text)
         XCTAssertTrue(text.hasPrefix("table bridge phc_0a0b0c0d {}\ndelete table bridge phc_0a0b0c0d\n"))
         XCTAssertEqual(
             BridgeFirewall.owner(fromComment: "phc-run lock=\(owner.lockPath) boot-id=b00t"), owner)

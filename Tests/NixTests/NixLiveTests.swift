@@ -2,6 +2,7 @@ import Foundation
 import HostCommand
 import Logging
 import XCTest
+
 @testable import Nix
 
 /// With the real nix: flake references to awkward paths, and evaluations that need
@@ -29,7 +30,8 @@ final class NixLiveTests: XCTestCase {
     func testLocalInputDoesNotWaitOnABinaryCache() async throws {
         let nix = try await Nix.locate(logger: logger)
         let dir = try temporaryDirectory()
-        try write("""
+        try write(
+            """
             { inputs.dep = { url = "path:/nonexistent"; flake = false; };
               outputs = { self, dep }: { v = builtins.readFile "${dep}/x"; missing = builtins.readFile "${dep}/y"; }; }
             """, to: dir.appendingPathComponent("flake/flake.nix"))
@@ -72,11 +74,13 @@ final class NixLiveTests: XCTestCase {
     func testFlakesAtPathsWithSpacesAndNonASCII() async throws {
         let nix = try await Nix.locate(logger: logger)
         let repository = try temporaryDirectory(" a dir ü☃")
-        try write("{ outputs = { self }: { v = import ./lib/v.nix; }; }\n",
-                  to: repository.appendingPathComponent("flake.nix"))
+        try write(
+            "{ outputs = { self }: { v = import ./lib/v.nix; }; }\n",
+            to: repository.appendingPathComponent("flake.nix"))
         try write("\"ok\"\n", to: repository.appendingPathComponent("lib/v.nix"))
-        try write("{ outputs = { self }: { v = import ../../lib/v.nix; }; }\n",
-                  to: repository.appendingPathComponent("nix/test cluster/flake.nix"))
+        try write(
+            "{ outputs = { self }: { v = import ../../lib/v.nix; }; }\n",
+            to: repository.appendingPathComponent("nix/test cluster/flake.nix"))
         let plain = try temporaryDirectory(" not git ü☃")
         try write("{ outputs = { self }: { v = \"ok\"; }; }\n", to: plain.appendingPathComponent("flake.nix"))
         // Before: the bare path.
@@ -89,8 +93,10 @@ final class NixLiveTests: XCTestCase {
         try await git(["init", "-q"]).succeed(timeout: 30)
         try await git(["add", "-A"]).succeed(timeout: 30)
         try await git(["commit", "-qm", "t"]).succeed(timeout: 30)
-        let references = [FlakeReference.local(repository),
-                          FlakeReference.local(repository, subdirectory: "nix/test cluster")]
+        let references = [
+            FlakeReference.local(repository),
+            FlakeReference.local(repository, subdirectory: "nix/test cluster"),
+        ]
         for reference in references {
             let result = try await nix.eval("\(reference)#v")
             XCTAssertEqual(try result.decode(String.self), "ok", "\(reference): \(result.failure?.evidence ?? "")")
@@ -119,7 +125,8 @@ final class NixLiveTests: XCTestCase {
 /// A nix that fails or prints garbage for its version is called broken, with what it said.
 final class NixLocateTests: XCTestCase {
     func fake(_ script: String) throws -> String {
-        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-nix-\(UUID().uuidString.prefix(8))")
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "phc-nix-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("nix").path

@@ -1,5 +1,6 @@
 import Linearizability
 import XCTest
+
 @testable import Runtime
 
 /// Known-bad histories are rejected, a known-good one accepted.
@@ -12,17 +13,25 @@ final class HistoryCheckerTests: XCTestCase {
         var h = FailoverHistory()
         h.electionTimeout = 1
         for t in stride(from: 1.0, to: 10, by: 1) {
-            h.observations += [O(time: t, node: "node01", member: "a", leader: "a", term: 2),
-                               O(time: t, node: "node02", member: "b", leader: "a", term: 2),
-                               O(time: t, node: "node03", member: "c", leader: "a", term: 2)]
+            h.observations += [
+                O(time: t, node: "node01", member: "a", leader: "a", term: 2),
+                O(time: t, node: "node02", member: "b", leader: "a", term: 2),
+                O(time: t, node: "node03", member: "c", leader: "a", term: 2),
+            ]
         }
         for t in stride(from: 12.0, to: 25, by: 1) {
-            h.observations += [O(time: t, node: "node02", member: "b", leader: "b", term: 3),
-                               O(time: t, node: "node03", member: "c", leader: "b", term: 3)]
+            h.observations += [
+                O(time: t, node: "node02", member: "b", leader: "b", term: 3),
+                O(time: t, node: "node03", member: "c", leader: "b", term: 3),
+            ]
         }
         h.observations += [O(time: 21, node: "node01", member: "a", leader: "b", term: 3)]
-        h.faults = [.init(kind: "destroy", node: "node01", injected: 10, confirmed: 10.2, confirmation: "gone", healed: 20)]
-        h.operations = (1...20).map { .init(key: "w/\($0)", invoke: Double($0), complete: Double($0) + 0.1, outcome: $0 == 11 ? .unknown : .ok) }
+        h.faults = [
+            .init(kind: "destroy", node: "node01", injected: 10, confirmed: 10.2, confirmation: "gone", healed: 20)
+        ]
+        h.operations = (1...20).map {
+            .init(key: "w/\($0)", invoke: Double($0), complete: Double($0) + 0.1, outcome: $0 == 11 ? .unknown : .ok)
+        }
         let keys = (1...20).filter { $0 != 11 }.map { "w/\($0)" }
         h.finalKeys = ["node01": keys, "node02": keys, "node03": keys]
         return h
@@ -81,8 +90,10 @@ final class HistoryCheckerTests: XCTestCase {
 
     func testTwoLeadersInOneTermAreRejected() {
         var h = good()
-        h.observations += [O(time: 13, node: "node01", member: "a", leader: "a", term: 3),
-                           O(time: 13.25, node: "node01", member: "a", leader: "a", term: 3)]
+        h.observations += [
+            O(time: 13, node: "node01", member: "a", leader: "a", term: 3),
+            O(time: 13.25, node: "node01", member: "a", leader: "a", term: 3),
+        ]
         let r = verdict(h, "one leader per term")
         XCTAssertFalse(r.passed)
         XCTAssertEqual(r.detail, "term 3 has leaders a and b")
@@ -91,8 +102,10 @@ final class HistoryCheckerTests: XCTestCase {
     /// Raft's logs cover terms no poll saw: two winners of one term there are caught.
     func testTwoLeadersInRaftsLogsAreRejected() {
         var h = good()
-        h.elections = [.init(node: "node02", term: 2, leader: "a"), .init(node: "node02", term: 4, leader: "b"),
-                       .init(node: "node03", term: 4, leader: "c")]
+        h.elections = [
+            .init(node: "node02", term: 2, leader: "a"), .init(node: "node02", term: 4, leader: "b"),
+            .init(node: "node03", term: 4, leader: "c"),
+        ]
         let r = verdict(h, "one leader per term")
         XCTAssertFalse(r.passed)
         XCTAssertEqual(r.detail, "term 4 has leaders b and c (node02 logged b, node03 logged c)")
@@ -100,11 +113,15 @@ final class HistoryCheckerTests: XCTestCase {
 
     func testElectionsInRaftsLogsAreCounted() {
         var h = good()
-        h.elections = [.init(node: "node02", term: 2, leader: "a"), .init(node: "node03", term: 2, leader: "a"),
-                       .init(node: "node02", term: 3, leader: "b"), .init(node: "node03", term: 5, leader: "c")]
+        h.elections = [
+            .init(node: "node02", term: 2, leader: "a"), .init(node: "node03", term: 2, leader: "a"),
+            .init(node: "node02", term: 3, leader: "b"), .init(node: "node03", term: 5, leader: "c"),
+        ]
         let r = verdict(h, "one leader per term")
         XCTAssertTrue(r.passed, r.detail)
-        XCTAssertEqual(r.detail, "3 term(s) with a leader (2, 3, 5), one each: 3 from Raft's logs on 2 members, 2 also from repeated claims")
+        XCTAssertEqual(
+            r.detail,
+            "3 term(s) with a leader (2, 3, 5), one each: 3 from Raft's logs on 2 members, 2 also from repeated claims")
     }
 
     func testAnEmptyRaftLogIsRejected() {
@@ -114,15 +131,22 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     func testElectionParsing() {
-        let e = FailoverHistory.elections(fromAdapter: "2 12928333764497451747\n7 16779320573400518401\nnoise\n", node: "node01")
-        XCTAssertEqual(e, [.init(node: "node01", term: 2, leader: "12928333764497451747"),
-                           .init(node: "node01", term: 7, leader: "16779320573400518401")])
+        let e = FailoverHistory.elections(
+            fromAdapter: "2 12928333764497451747\n7 16779320573400518401\nnoise\n", node: "node01")
+        XCTAssertEqual(
+            e,
+            [
+                .init(node: "node01", term: 2, leader: "12928333764497451747"),
+                .init(node: "node01", term: 7, leader: "16779320573400518401"),
+            ])
     }
 
     func testATornSingleReadIsNoSecondLeader() {
         var h = good()
-        h.observations += [O(time: 12.2, node: "node01", member: "a", leader: "a", term: 3),
-                           O(time: 12.45, node: "node01", member: "a", leader: "b", term: 3)]
+        h.observations += [
+            O(time: 12.2, node: "node01", member: "a", leader: "a", term: 3),
+            O(time: 12.45, node: "node01", member: "a", leader: "b", term: 3),
+        ]
         XCTAssertTrue(verdict(h, "one leader per term").passed)
     }
 
@@ -151,7 +175,9 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     func testSlowElectionIsRejected() {
-        let r = HistoryChecker(electionBoundFactor: 5).check(slowElection()).first { $0.name == "new leader within bound" }!
+        let r = HistoryChecker(electionBoundFactor: 5).check(slowElection()).first {
+            $0.name == "new leader within bound"
+        }!
         XCTAssertFalse(r.passed, r.detail)
         XCTAssertTrue(r.detail.contains("12.00 s after the fault (bound 5.0 s"), r.detail)
     }
@@ -176,8 +202,10 @@ final class HistoryCheckerTests: XCTestCase {
     func testOldLeaderThatStillLeadsIsRejected() {
         var h = good()
         h.observations.removeAll { $0.node == "node01" && $0.time > 20 }
-        h.observations += [O(time: 21, node: "node01", member: "a", leader: "a", term: 2),
-                           O(time: 22, node: "node01", member: "a", leader: "0", term: 2)]
+        h.observations += [
+            O(time: 21, node: "node01", member: "a", leader: "a", term: 2),
+            O(time: 22, node: "node01", member: "a", leader: "0", term: 2),
+        ]
         let v = verdict(h, "old leader rejoined as follower with the same data")
         XCTAssertFalse(v.passed)
         XCTAssertTrue(v.detail.contains("never followed"), v.detail)
@@ -187,8 +215,10 @@ final class HistoryCheckerTests: XCTestCase {
     /// CI run under TCG: node02 followed in term 10 and led term 11).
     func testOldLeaderReelectedAfterRejoiningPasses() {
         var h = good()
-        h.observations += [O(time: 23, node: "node01", member: "a", leader: "a", term: 4),
-                           O(time: 23.5, node: "node02", member: "b", leader: "a", term: 4)]
+        h.observations += [
+            O(time: 23, node: "node01", member: "a", leader: "a", term: 4),
+            O(time: 23.5, node: "node02", member: "b", leader: "a", term: 4),
+        ]
         let v = verdict(h, "old leader rejoined as follower with the same data")
         XCTAssertTrue(v.passed, v.detail)
         XCTAssertTrue(v.detail.contains("later election (term 4)"), v.detail)
@@ -196,18 +226,29 @@ final class HistoryCheckerTests: XCTestCase {
     }
 
     func testWriterLogParsing() {
-        let ops = FailoverHistory.operations(fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
-        XCTAssertEqual(ops, [.init(key: "w/1", invoke: 10.5, complete: 10.75, outcome: .ok),
-                             .init(key: "w/2", invoke: 11, complete: 13.25, outcome: .unknown)])
+        let ops = FailoverHistory.operations(
+            fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
+        XCTAssertEqual(
+            ops,
+            [
+                .init(key: "w/1", invoke: 10.5, complete: 10.75, outcome: .ok),
+                .init(key: "w/2", invoke: 11, complete: 13.25, outcome: .unknown),
+            ])
     }
 
     func testBootOrderHonoursAfterAndBefore() {
         let svc = { (after: [String], before: [String]) in
-            NodePlan.Service(script: "", environment: [:], after: after, before: before, wantedBy: ["multi-user.target"], type: "simple")
+            NodePlan.Service(
+                script: "", environment: [:], after: after, before: before, wantedBy: ["multi-user.target"],
+                type: "simple")
         }
-        let plan = NodePlan(name: "node04", memoryMiB: 384, clusterAddress: "10.66.0.14/24", mac: "52:54:00:66:00:0e", extraHosts: "", etc: [:],
-                            services: ["chainfire": svc([], []), "join": svc([], ["chainfire.service"]),
-                                       "flaredb": svc(["chainfire.service"], []), "fjoin": svc(["join.service"], ["flaredb.service"])])
+        let plan = NodePlan(
+            name: "node04", memoryMiB: 384, clusterAddress: "10.66.0.14/24", mac: "52:54:00:66:00:0e", extraHosts: "",
+            etc: [:],
+            services: [
+                "chainfire": svc([], []), "join": svc([], ["chainfire.service"]),
+                "flaredb": svc(["chainfire.service"], []), "fjoin": svc(["join.service"], ["flaredb.service"]),
+            ])
         let order = plan.bootOrder
         XCTAssertLessThan(order.firstIndex(of: "join")!, order.firstIndex(of: "chainfire")!)
         XCTAssertLessThan(order.firstIndex(of: "chainfire")!, order.firstIndex(of: "flaredb")!)

@@ -29,13 +29,16 @@ final class CLIInputTests: XCTestCase {
     }
 
     /// Exit 2 and every `fragment` in stderr.
-    func assertBadInput(_ args: [String], environment: [String: String] = [:], _ fragments: String...,
-                        file: StaticString = #filePath, line: UInt = #line) async throws {
+    func assertBadInput(
+        _ args: [String], environment: [String: String] = [:], _ fragments: String...,
+        file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
         let out = try await cli(args, environment: environment)
         XCTAssertEqual(out.status, 2, "harness \(args): \(out.stderr)", file: file, line: line)
         for fragment in fragments {
-            XCTAssertTrue(out.stderr.contains(fragment), "harness \(args): no `\(fragment)` in \(out.stderr)",
-                          file: file, line: line)
+            XCTAssertTrue(
+                out.stderr.contains(fragment), "harness \(args): no `\(fragment)` in \(out.stderr)",
+                file: file, line: line)
         }
     }
 
@@ -64,16 +67,19 @@ final class CLIInputTests: XCTestCase {
     func testNixpkgsLibIsValidated() async throws {
         let dir = try temporaryDirectory()
         let missing = dir.appendingPathComponent("missing").path
-        try await assertBadInput(["repro", "F1", "--fix", "F1", "--nixpkgs-lib", missing],
-                                 "--nixpkgs-lib \(missing): no such directory", "nixpkgs.lib")
+        try await assertBadInput(
+            ["repro", "F1", "--fix", "F1", "--nixpkgs-lib", missing],
+            "--nixpkgs-lib \(missing): no such directory", "nixpkgs.lib")
         try await assertBadInput(["check", "--nixpkgs-lib", missing], "--nixpkgs-lib \(missing): no such directory")
         try await assertBadInput(["check", "--nixpkgs-lib", dir.path], "--nixpkgs-lib \(dir.path) has no flake.nix")
         try await assertBadInput(["check", "--nixpkgs-lib", ""], "--nixpkgs-lib is empty")
         // A flake, but without the module system in its lib.
-        try "{ outputs = { self }: { lib = { }; }; }\n".write(to: dir.appendingPathComponent("flake.nix"),
-                                                          atomically: true, encoding: .utf8)
-        try await assertBadInput(["check", "--only", "F1", "--nixpkgs-lib", dir.path],
-                                 "--nixpkgs-lib \(dir.path) is not a nixpkgs lib flake")
+        try "{ outputs = { self }: { lib = { }; }; }\n".write(
+            to: dir.appendingPathComponent("flake.nix"),
+            atomically: true, encoding: .utf8)
+        try await assertBadInput(
+            ["check", "--only", "F1", "--nixpkgs-lib", dir.path],
+            "--nixpkgs-lib \(dir.path) is not a nixpkgs lib flake")
         // The stand-in's own lib is one.
         let lib = try HarnessHome.locate().nixpkgsStandIn.appendingPathComponent("lib")
         let ok = try await cli(["check", "--only", "F1", "--nixpkgs-lib", lib.path])
@@ -104,8 +110,9 @@ final class CLIInputTests: XCTestCase {
     // Class 10: options that would be ignored are rejected, and say what to do.
     func testOptionsThatWouldBeIgnored() async throws {
         try await assertBadInput(["up", "--repo", "/tmp", "--nodes", "1"], "--repo chooses", "add --nixos")
-        try await assertBadInput(["up", "--fix", "F5.1", "--nixpkgs-lib", "/x"],
-                                 "--fix, --nixpkgs-lib choose", "add --nixos")
+        try await assertBadInput(
+            ["up", "--fix", "F5.1", "--nixpkgs-lib", "/x"],
+            "--fix, --nixpkgs-lib choose", "add --nixos")
         try await assertBadInput(["bench", "boot", "--fix", "F5.1"], "`bench boot --nixos`")
         try await assertBadInput(["plan", "--ledger", "/x"], "--ledger")
         try await assertBadInput(["repro", "F1", "--keep"], "decided from the definitions")
@@ -121,10 +128,12 @@ final class CLIInputTests: XCTestCase {
     func testPhotonCloudRepoIsNamed() async throws {
         let dir = try temporaryDirectory()
         let missing = dir.appendingPathComponent("missing").path
-        try await assertBadInput(["check"], environment: ["PHOTONCLOUD_REPO": missing],
-                                 "PHOTONCLOUD_REPO=\(missing): no such directory", "unset it")
-        try await assertBadInput(["plan"], environment: ["PHOTONCLOUD_REPO": dir.path],
-                                 "PHOTONCLOUD_REPO=\(dir.path) is not a PhotonCloud checkout")
+        try await assertBadInput(
+            ["check"], environment: ["PHOTONCLOUD_REPO": missing],
+            "PHOTONCLOUD_REPO=\(missing): no such directory", "unset it")
+        try await assertBadInput(
+            ["plan"], environment: ["PHOTONCLOUD_REPO": dir.path],
+            "PHOTONCLOUD_REPO=\(dir.path) is not a PhotonCloud checkout")
         let out = try await cli(["check"], environment: ["PHOTONCLOUD_REPO": missing])
         XCTAssertFalse(out.stderr.contains("--repo"), out.stderr)
     }
@@ -172,7 +181,8 @@ final class CLIInputTests: XCTestCase {
         XCTAssertEqual(keygen.status, 0, keygen.stderr)
         try Data().write(to: run.appendingPathComponent("kept"))
         // Port 9 (discard) has no SSH server: the connection is refused, or fails at the key exchange.
-        let nodes = #"[{"name": "node01", "domain": "phc-0dead0ff-node01", "sshPort": 9, "#
+        let nodes =
+            #"[{"name": "node01", "domain": "phc-0dead0ff-node01", "sshPort": 9, "#
             + #""hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB9Yz4ZqLJ0gJ5c1E8m8H0m9z1qYk2v3t0mYh8aRr1oQ", "#
             + #""clusterAddress": "10.66.0.11", "console": "/dev/null"}]"#
         try nodes.write(to: run.appendingPathComponent("nodes.json"), atomically: true, encoding: .utf8)

@@ -17,7 +17,8 @@ final class CheckHistoryCLITests: XCTestCase {
     }
 
     func file(_ name: String, _ text: String) throws -> URL {
-        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-ch-\(UUID().uuidString.prefix(8))")
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "phc-ch-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent(name)
@@ -77,8 +78,10 @@ final class CheckHistoryCLITests: XCTestCase {
         XCTAssertEqual(j["exitCode"] as? Int, 2)
         XCTAssertTrue((j["error"] as? String ?? "").contains("line 7"))
 
-        let mixed = try file("mixed.edn", "{:process 0, :type :invoke, :f :append, :value \"a\"}\n"
-            + "{:process 1, :type :invoke, :f :cas, :value [1 2]}\n")
+        let mixed = try file(
+            "mixed.edn",
+            "{:process 0, :type :invoke, :f :append, :value \"a\"}\n"
+                + "{:process 1, :type :invoke, :f :cas, :value [1 2]}\n")
         let m = try await cli([mixed.path])
         XCTAssertEqual(m.status, 2)
         XCTAssertTrue(m.stderr.contains("pass --model cas-register or --model kv"), m.stderr)

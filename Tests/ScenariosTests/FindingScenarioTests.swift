@@ -31,7 +31,8 @@ final class FindingScenarioTests: XCTestCase {
         let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: logger)
         let baseline = try await Baseline.shared.get(run, home: home)
         let broken = try XCTUnwrap(baseline[id], file: file, line: line)
-        XCTAssertEqual(broken.outcome, .reproduced, "\(id) on the broken miniature: \(broken.summary)", file: file, line: line)
+        XCTAssertEqual(
+            broken.outcome, .reproduced, "\(id) on the broken miniature: \(broken.summary)", file: file, line: line)
         XCTAssertTrue(broken.matches, file: file, line: line)
         XCTAssertFalse(broken.evidence.isEmpty, "\(id) reproduced without evidence", file: file, line: line)
 
@@ -42,8 +43,9 @@ final class FindingScenarioTests: XCTestCase {
             if result.id == id {
                 XCTAssertEqual(result.outcome, .resolved, "\(id)'s own fix: \(result.summary)", file: file, line: line)
             } else {
-                XCTAssertEqual(result.outcome, baseline[result.id]?.outcome,
-                               "\(id)'s fix changed \(result.id): \(result.summary)", file: file, line: line)
+                XCTAssertEqual(
+                    result.outcome, baseline[result.id]?.outcome,
+                    "\(id)'s fix changed \(result.id): \(result.summary)", file: file, line: line)
             }
             XCTAssertTrue(result.matches, "\(result.id) vs ledger with \(id) fixed", file: file, line: line)
         }
@@ -60,8 +62,11 @@ final class FindingScenarioTests: XCTestCase {
     /// The evidence says what the investigation saw, not just an outcome.
     func testEvidenceNamesWhatTheInvestigationSaw() async throws {
         let home = try HarnessHome.locate()
-        let baseline = try await Baseline.shared.get(CheckRun(nix: try await Nix.locate(logger: logger), logger: logger), home: home)
-        let text = { (id: String) in baseline[id]!.evidence.map { "\($0.location?.description ?? "") \($0.excerpt)" }.joined(separator: "\n") }
+        let baseline = try await Baseline.shared.get(
+            CheckRun(nix: try await Nix.locate(logger: logger), logger: logger), home: home)
+        let text = { (id: String) in
+            baseline[id]!.evidence.map { "\($0.location?.description ?? "") \($0.excerpt)" }.joined(separator: "\n")
+        }
         XCTAssertTrue(text("F1").contains("docs/por/T036-vm-cluster-deployment/node01/configuration.nix"))
         XCTAssertTrue(text("F2").contains("docs/por/T036-vm-cluster-deployment/node02/disko.nix is missing"))
         XCTAssertTrue(text("F3").contains("nix.yml"))

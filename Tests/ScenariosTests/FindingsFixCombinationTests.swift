@@ -46,9 +46,13 @@ final class FindingsFixCombinationTests: XCTestCase {
     /// fix is in the pair and reproduced otherwise, as the ledger says.
     func testEveryPairOfFixesDecidesAsTheLedgerSays() async throws {
         let home = try HarnessHome.locate()
-        let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: Logger(label: "quiet", factory: { _ in
-            SwiftLogNoOpLogHandler()
-        }))
+        let run = CheckRun(
+            nix: try await Nix.locate(logger: logger),
+            logger: Logger(
+                label: "quiet",
+                factory: { _ in
+                    SwiftLogNoOpLogHandler()
+                }))
         let ids = home.availableFixes()
         let ledger = try Ledger.load(home.defaultLedger)
         // 45 copies: in a cache of this test's own, removed after it.
@@ -59,8 +63,9 @@ final class FindingsFixCombinationTests: XCTestCase {
             for b in ids[(i + 1)...] {
                 let target = try await Target.miniature(home: home, fixes: [b, a], cache: cache)
                 XCTAssertEqual(target.fixes, [a, b])
-                let report = try await run.run(try CheckRun.select(nil), on: target,
-                                               ledger: ledger.withResolved([a, b]))
+                let report = try await run.run(
+                    try CheckRun.select(nil), on: target,
+                    ledger: ledger.withResolved([a, b]))
                 for result in report.results {
                     let expected: Outcome = [a, b].contains(result.id) ? .resolved : .reproduced
                     XCTAssertEqual(result.outcome, expected, "\(result.id) with fixes \(a)+\(b): \(result.summary)")

@@ -19,7 +19,8 @@ final class FindingsInputTests: XCTestCase {
     }
 
     func temporaryDirectory() throws -> URL {
-        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-input-\(UUID().uuidString.prefix(8))")
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "phc-input-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         return dir
@@ -39,7 +40,8 @@ final class FindingsInputTests: XCTestCase {
     func testLedgerNamingUnknownID() async throws {
         let dir = try temporaryDirectory()
         let ledger = dir.appendingPathComponent("ledger.json")
-        try #"{"target": "x", "expected": {"F1": "reproduced", "F8": "resolved"}}"#.write(to: ledger, atomically: true, encoding: .utf8)
+        try #"{"target": "x", "expected": {"F1": "reproduced", "F8": "resolved"}}"#.write(
+            to: ledger, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try Ledger.load(ledger)) { XCTAssertTrue("\($0)".contains("F8")) }
         let out = try await cli(["check", "--ledger", ledger.path])
         XCTAssertEqual(out.status, 2)
@@ -58,7 +60,8 @@ final class FindingsInputTests: XCTestCase {
 
     func testFlakeThatDoesNotParse() async throws {
         let dir = try temporaryDirectory()
-        try "{ outputs = { self }: {\n".write(to: dir.appendingPathComponent("flake.nix"), atomically: true, encoding: .utf8)
+        try "{ outputs = { self }: {\n".write(
+            to: dir.appendingPathComponent("flake.nix"), atomically: true, encoding: .utf8)
         let out = try await cli(["check", "--repo", dir.path])
         XCTAssertEqual(out.status, 2)
         XCTAssertTrue(out.stderr.contains("its flake cannot be read by nix"), out.stderr)
@@ -120,8 +123,9 @@ final class FindingsInputTests: XCTestCase {
         let target = try Target.checkout(dir.path, overrides: miniature.overrides)
         XCTAssertTrue(target.flake("nix/test-cluster").hasPrefix("git+file://"), target.flake("nix/test-cluster"))
         let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: logger)
-        let report = try await run.run(try CheckRun.select(nil), on: target,
-                                       ledger: try Ledger.load(home.defaultLedger))
+        let report = try await run.run(
+            try CheckRun.select(nil), on: target,
+            ledger: try Ledger.load(home.defaultLedger))
         for result in report.results {
             XCTAssertEqual(result.outcome, .reproduced, "\(result.id): \(result.summary)")
         }
@@ -130,8 +134,9 @@ final class FindingsInputTests: XCTestCase {
         // Through the CLI: a flake with no inputs, in git and outside it.
         let flakeDir = try temporaryDirectory().appendingPathComponent("other dir ü☃")
         try FileManager.default.createDirectory(at: flakeDir, withIntermediateDirectories: true)
-        try "{ outputs = { self }: { }; }\n".write(to: flakeDir.appendingPathComponent("flake.nix"), atomically: true,
-                                                   encoding: .utf8)
+        try "{ outputs = { self }: { }; }\n".write(
+            to: flakeDir.appendingPathComponent("flake.nix"), atomically: true,
+            encoding: .utf8)
         let outside = try await cli(["check", "--repo", flakeDir.path, "--only", "F1"])
         XCTAssertFalse(outside.stderr.contains("is not a valid URL"), outside.stderr)
         let nix = try await Nix.locate(logger: logger)
@@ -148,8 +153,9 @@ final class FindingsInputTests: XCTestCase {
         XCTAssertTrue(inGit.stdout.contains("git+file://"), inGit.stdout)
         XCTAssertTrue(inGit.stdout.contains("does not provide attribute"), inGit.stdout)
         // Old nix sees only what is committed there: uncommitted changes are refused, not ignored.
-        try "{ outputs = { self }: { x = 1; }; }\n".write(to: flakeDir.appendingPathComponent("flake.nix"),
-                                                           atomically: true, encoding: .utf8)
+        try "{ outputs = { self }: { x = 1; }; }\n".write(
+            to: flakeDir.appendingPathComponent("flake.nix"),
+            atomically: true, encoding: .utf8)
         let dirty = try await cli(["check", "--repo", flakeDir.path, "--only", "F1"])
         if !nix.decodesFileURLs {
             XCTAssertEqual(dirty.status, 2, dirty.stderr)
@@ -161,20 +167,24 @@ final class FindingsInputTests: XCTestCase {
     /// (it was "evaluation failed for another reason: node01: ; node02: ;").
     func testFlakeWithoutOutputsKeepsNixsError() async throws {
         let dir = try temporaryDirectory()
-        try "{ outputs = { self }: { }; }\n".write(to: dir.appendingPathComponent("flake.nix"), atomically: true,
-                                                   encoding: .utf8)
+        try "{ outputs = { self }: { }; }\n".write(
+            to: dir.appendingPathComponent("flake.nix"), atomically: true,
+            encoding: .utf8)
         let run = CheckRun(nix: try await Nix.locate(logger: logger), logger: logger)
-        let report = try await run.run(try CheckRun.select(nil), on: try Target.checkout(dir.path),
-                                       ledger: try Ledger.load(try HarnessHome.locate().defaultLedger))
+        let report = try await run.run(
+            try CheckRun.select(nil), on: try Target.checkout(dir.path),
+            ledger: try Ledger.load(try HarnessHome.locate().defaultLedger))
         let f1 = try XCTUnwrap(report.results.first { $0.id == "F1" })
         XCTAssertEqual(f1.outcome, .error)
-        XCTAssertTrue(f1.summary.contains("node01: error: flake 'path:\(dir.path)' does not provide attribute"),
-                      f1.summary)
+        XCTAssertTrue(
+            f1.summary.contains("node01: error: flake 'path:\(dir.path)' does not provide attribute"),
+            f1.summary)
         XCTAssertFalse(f1.summary.contains(": ;"), f1.summary)
         for result in report.results {
             for evidence in result.evidence {
-                XCTAssertFalse(evidence.excerpt.trimmingCharacters(in: .whitespaces).isEmpty,
-                               "\(result.id): empty evidence")
+                XCTAssertFalse(
+                    evidence.excerpt.trimmingCharacters(in: .whitespaces).isEmpty,
+                    "\(result.id): empty evidence")
             }
         }
     }

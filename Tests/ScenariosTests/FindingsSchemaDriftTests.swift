@@ -60,12 +60,18 @@ final class FindingsSchemaDriftTests: XCTestCase {
         let all = text(result)
         XCTAssertEqual(result.outcome, .reproduced, all)
         XCTAssertTrue(result.summary.contains("disagree on"), all)
-        XCTAssertTrue(all.contains("fed plasmacloud.cluster ← enable, hosts.<name>.{ip, roles}, leader (leader), "
-                                   + "name (name)"), all)
-        XCTAssertTrue(all.contains("fed nix-nos.topology ← bootstrapNode (leader), clusterName (name), enable, "
-                                   + "nodes[].{name (name), address, services}"), all)
-        XCTAssertTrue(all.contains("flaredb_endpoints: plasmacloud/cluster-config.json has "
-                                   + #"["10.9.0.1:2479","10.9.0.2:2479"]"#), all)
+        XCTAssertTrue(
+            all.contains(
+                "fed plasmacloud.cluster ← enable, hosts.<name>.{ip, roles}, leader (leader), "
+                    + "name (name)"), all)
+        XCTAssertTrue(
+            all.contains(
+                "fed nix-nos.topology ← bootstrapNode (leader), clusterName (name), enable, "
+                    + "nodes[].{name (name), address, services}"), all)
+        XCTAssertTrue(
+            all.contains(
+                "flaredb_endpoints: plasmacloud/cluster-config.json has "
+                    + #"["10.9.0.1:2479","10.9.0.2:2479"]"#), all)
         XCTAssertTrue(all.contains("schema: only plasmacloud.cluster"), all)
         XCTAssertFalse(all.contains("does not exist"), all)
     }
@@ -79,10 +85,17 @@ final class FindingsSchemaDriftTests: XCTestCase {
 
     /// A required field nothing in a cluster maps to: the schemas' difference is the evidence.
     func testUnmappableSchemaIsReportedWithTheSchemaDifference() async throws {
-        let result = try await decideF6(try await variant(["schemas.patch"], edits: [(
-            file: "nix/modules/nix-nos/topology.nix",
-            from: "      address = mkOption { type = types.str; };",
-            to: "      address = mkOption { type = types.str; };\n      rack = mkOption { type = types.str; };")]))
+        let result = try await decideF6(
+            try await variant(
+                ["schemas.patch"],
+                edits: [
+                    (
+                        file: "nix/modules/nix-nos/topology.nix",
+                        from: "      address = mkOption { type = types.str; };",
+                        to:
+                            "      address = mkOption { type = types.str; };\n      rack = mkOption { type = types.str; };"
+                    )
+                ]))
         let all = text(result)
         XCTAssertEqual(result.outcome, .reproduced, all)
         XCTAssertTrue(result.summary.contains("declare different option schemas"), all)
@@ -94,10 +107,13 @@ final class FindingsSchemaDriftTests: XCTestCase {
     /// "error" only when neither generator can be evaluated.
     func testNeitherGeneratorEvaluatesIsAnError() async throws {
         let broken = "config = mkIf cfg.enable {"
-        let result = try await decideF6(try await variant(["schemas.patch"], edits: [
-            (file: "nix/modules/plasmacloud-cluster.nix", from: broken, to: "config = mkIf cfg.enable {{"),
-            (file: "nix/modules/nix-nos/topology.nix", from: broken, to: "config = mkIf cfg.enable {{"),
-        ]))
+        let result = try await decideF6(
+            try await variant(
+                ["schemas.patch"],
+                edits: [
+                    (file: "nix/modules/plasmacloud-cluster.nix", from: broken, to: "config = mkIf cfg.enable {{"),
+                    (file: "nix/modules/nix-nos/topology.nix", from: broken, to: "config = mkIf cfg.enable {{"),
+                ]))
         XCTAssertEqual(result.outcome, .error, text(result))
         XCTAssertTrue(result.summary.contains("neither cluster-config generator can be evaluated"), text(result))
         XCTAssertTrue(text(result).contains("syntax error"), text(result))
@@ -105,9 +121,12 @@ final class FindingsSchemaDriftTests: XCTestCase {
 
     /// One generator broken, the other fine: that is a difference, not an error.
     func testOneGeneratorThatDoesNotEvaluateIsReproduced() async throws {
-        let result = try await decideF6(try await variant(["schemas.patch", "same-output.patch"], edits: [
-            (file: "nix/modules/nix-nos/topology.nix", from: "cfg.clusterName;", to: "cfg.clusterName.missing;"),
-        ]))
+        let result = try await decideF6(
+            try await variant(
+                ["schemas.patch", "same-output.patch"],
+                edits: [
+                    (file: "nix/modules/nix-nos/topology.nix", from: "cfg.clusterName;", to: "cfg.clusterName.missing;")
+                ]))
         XCTAssertEqual(result.outcome, .reproduced, text(result))
         XCTAssertTrue(result.summary.contains("cannot be evaluated for it"), text(result))
     }

@@ -51,8 +51,9 @@ final class FindingsStagingTests: XCTestCase {
         let live = cache.appendingPathComponent(".staging-0123456789abcdef-LIVE0001")
         let older = cache.appendingPathComponent(".0123456789abcdef-0LD00001")
         for dir in [dead, live, older] {
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent("photoncloud/nix"),
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent("photoncloud/nix"),
+                withIntermediateDirectories: true)
         }
         let lock = open(live.path, O_RDONLY | O_DIRECTORY)
         XCTAssertEqual(flock(lock, LOCK_EX), 0)

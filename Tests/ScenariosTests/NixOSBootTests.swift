@@ -35,17 +35,24 @@ final class NixOSBootTests: XCTestCase {
         try await Cluster.with(ClusterOptions(nodes: image.specs, image: image, key: key), logger: logger) { cluster in
             for node in cluster.nodes {
                 let spec = node.spec
-                let facts = try await node.succeed("""
+                let facts = try await node.succeed(
+                    """
                     hostname; ip -4 -o addr show eth1 | awk '{print $4}'; cat /sys/class/net/eth1/address; findfs LABEL=nixos; \
                     awk '$2 == "/" {print $3} $2 == "/nix/.ro-store" {print $1, $3} $2 == "/nix/store" {print $3}' /proc/mounts; \
                     test -s /etc/plasmacloud/cluster-config.json && echo etc-ok
                     """)
-                XCTAssertEqual(facts.split(separator: "\n").map(String.init),
-                               [spec.name, spec.clusterAddress, spec.mac, "/dev/vda", "ext4", "nix-store 9p", "overlay", "etc-ok"], spec.name)
+                XCTAssertEqual(
+                    facts.split(separator: "\n").map(String.init),
+                    [
+                        spec.name, spec.clusterAddress, spec.mac, "/dev/vda", "ext4", "nix-store 9p", "overlay",
+                        "etc-ok",
+                    ], spec.name)
             }
             let peers = cluster.nodes.map { $0.spec.ip }.joined(separator: " ")
             for node in cluster.nodes {
-                try await node.succeed("for ip in \(peers); do ping -c1 -W5 $ip >/dev/null || { echo \"no answer from $ip\"; exit 1; }; done")
+                try await node.succeed(
+                    "for ip in \(peers); do ping -c1 -W5 $ip >/dev/null || { echo \"no answer from $ip\"; exit 1; }; done"
+                )
             }
             let node = try cluster.node("node04")
             let before = try await node.endpoint().hostKey
@@ -66,9 +73,13 @@ final class NixOSBootTests: XCTestCase {
             let s = Scenarios(session: session, plan: plan)
             let results = [try await s.bootstrap(), try await s.join(), try await s.failover(.destroy).0]
             for result in results {
-                XCTAssertTrue(result.passed, "\(result.name): " + result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
+                XCTAssertTrue(
+                    result.passed,
+                    "\(result.name): "
+                        + result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
             }
-            XCTAssertTrue(results[1].steps[0].detail.contains("first-boot-chainfire-join done"), results[1].steps[0].detail)
+            XCTAssertTrue(
+                results[1].steps[0].detail.contains("first-boot-chainfire-join done"), results[1].steps[0].detail)
         }
     }
 
@@ -76,7 +87,9 @@ final class NixOSBootTests: XCTestCase {
     /// resolved by its fix, node04's own system running the generated FlareDB join
     /// at its first boot.
     func testRuntimeFindingOnNixOSNodes() async throws {
-        for (fixes, expected) in [(RuntimeChecks.baseFixes, Outcome.reproduced), (RuntimeChecks.baseFixes + ["F4.2"], .resolved)] {
+        for (fixes, expected) in [
+            (RuntimeChecks.baseFixes, Outcome.reproduced), (RuntimeChecks.baseFixes + ["F4.2"], .resolved),
+        ] {
             let verdict = try await withNixOSSession(fixes: fixes) { session, plan in
                 try await RuntimeChecks(session: session, plan: plan).decide("F4.2")
             }
@@ -85,13 +98,16 @@ final class NixOSBootTests: XCTestCase {
     }
 
     /// Boots the miniature with `fixes` as NixOS nodes, runs `body`, and tears down.
-    func withNixOSSession<T: Sendable>(fixes: [String], _ body: (RuntimeSession, ClusterPlan) async throws -> T) async throws -> T {
+    func withNixOSSession<T: Sendable>(fixes: [String], _ body: (RuntimeSession, ClusterPlan) async throws -> T)
+        async throws -> T
+    {
         let home = try HarnessHome.locate()
         let nix = try await Nix.locate(logger: logger)
         let plan = try await RuntimeSession.plan(home: home, fixes: fixes, nix: nix)
         let session = try await RuntimeSession.boot(
             plan: plan, home: home, nix: nix, logger: logger,
-            artifacts: StateDirectory().reports.appendingPathComponent("tests-nixos-\(ProcessInfo.processInfo.processIdentifier)"),
+            artifacts: StateDirectory().reports.appendingPathComponent(
+                "tests-nixos-\(ProcessInfo.processInfo.processIdentifier)"),
             nixos: try await Target.miniature(home: home, fixes: fixes))
         do {
             let result = try await body(session, plan)
@@ -108,7 +124,13 @@ final class NixOSBootTests: XCTestCase {
         let empty = NSTemporaryDirectory() + "phc-empty-state-\(UUID().uuidString)"
         let saved = ProcessInfo.processInfo.environment["PHOTONCLOUD_HARNESS_STATE"]
         setenv("PHOTONCLOUD_HARNESS_STATE", empty, 1)
-        defer { if let saved { setenv("PHOTONCLOUD_HARNESS_STATE", saved, 1) } else { unsetenv("PHOTONCLOUD_HARNESS_STATE") } }
+        defer {
+            if let saved {
+                setenv("PHOTONCLOUD_HARNESS_STATE", saved, 1)
+            } else {
+                unsetenv("PHOTONCLOUD_HARNESS_STATE")
+            }
+        }
         do {
             _ = try await image(fixes: ["F5.1", "F5.2"], key: try SSHKey.generateEd25519())
             XCTFail("built without guest tools")

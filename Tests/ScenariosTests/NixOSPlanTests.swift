@@ -23,11 +23,16 @@ final class NixOSPlanTests: XCTestCase {
         XCTAssertEqual(nodes.map(\.hostName), ["node01", "node02", "node03", "node04", "node05", "node06"])
         for (i, node) in nodes.enumerated() {
             XCTAssertEqual(node.clusterInterface?.interface.addresses, ["10.66.0.\(11 + i)/24"])
-            XCTAssertTrue(node.toplevel.hasPrefix("/nix/store/") && node.toplevel.hasSuffix("-nixos-system-\(node.hostName)"), node.toplevel)
+            XCTAssertTrue(
+                node.toplevel.hasPrefix("/nix/store/") && node.toplevel.hasSuffix("-nixos-system-\(node.hostName)"),
+                node.toplevel)
             XCTAssertEqual(node.rootKeys, ["ssh-ed25519 AAAATESTKEY harness"])
             XCTAssertEqual(node.shares["nix-store"]?.source, "/nix/store")
-            XCTAssertEqual(node.interfaces["mgmt0"]?.addresses, ["10.0.2.15/24"], "the harness module names the management NIC")
-            XCTAssertTrue(!node.derivations.isEmpty && node.derivations.allSatisfy { $0.hasSuffix(".drv") }, "\(node.derivations)")
+            XCTAssertEqual(
+                node.interfaces["mgmt0"]?.addresses, ["10.0.2.15/24"], "the harness module names the management NIC")
+            XCTAssertTrue(
+                !node.derivations.isEmpty && node.derivations.allSatisfy { $0.hasSuffix(".drv") }, "\(node.derivations)"
+            )
         }
     }
 

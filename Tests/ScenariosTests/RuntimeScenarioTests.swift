@@ -1,13 +1,14 @@
 import Findings
 import Foundation
 import Harness
-import Logging
-import Nix
-@testable import Runtime
 import Linearizability
+import Logging
 import Nemesis
+import Nix
 import Workloads
 import XCTest
+
+@testable import Runtime
 
 /// Carries a nemesis' outcome out of the workload it ran beside.
 final class NemesisOutcome: @unchecked Sendable {
@@ -37,7 +38,8 @@ actor SharedCluster {
     func plan(_ fixes: [String]) async throws -> ClusterPlan {
         let key = fixes.sorted().joined(separator: ",")
         if let plan = plans[key] { return plan }
-        let plan = try await RuntimeSession.plan(home: try HarnessHome.locate(), fixes: fixes, nix: try await Nix.locate(logger: logger))
+        let plan = try await RuntimeSession.plan(
+            home: try HarnessHome.locate(), fixes: fixes, nix: try await Nix.locate(logger: logger))
         plans[key] = plan
         return plan
     }
@@ -46,8 +48,9 @@ actor SharedCluster {
         if let session { return session }
         let plan = try await plan(RuntimeChecks.baseFixes)
         let dir = StateDirectory().reports.appendingPathComponent("tests-\(ProcessInfo.processInfo.processIdentifier)")
-        let booted = try await RuntimeSession.boot(plan: plan, home: try HarnessHome.locate(), nix: try await Nix.locate(logger: logger),
-                                                   logger: logger, artifacts: dir)
+        let booted = try await RuntimeSession.boot(
+            plan: plan, home: try HarnessHome.locate(), nix: try await Nix.locate(logger: logger),
+            logger: logger, artifacts: dir)
         session = booted
         TeardownObserver.register()
         return booted
@@ -89,7 +92,10 @@ final class RuntimeScenarioTests: XCTestCase {
     }
 
     func assertPassed(_ result: ScenarioResult, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(result.passed, result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"), file: file, line: line)
+        XCTAssertTrue(
+            result.passed,
+            result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"), file: file,
+            line: line)
     }
 
     func run(_ body: () async throws -> ScenarioResult) async throws -> ScenarioResult {
@@ -191,7 +197,9 @@ final class RuntimeScenarioTests: XCTestCase {
         let node = try s.session.node("node03")
         _ = try await node.succeed("i=$(\(Scenarios.interface(mac: node.spec.mac))) && ip link set dev $i down")
         let confirmation = try await s.restoreClusterLink(of: node, probe: "node01", wait: 2)
-        XCTAssertTrue(confirmation.hasPrefix("cluster link up: node01 reaches node03 (10.66.0.13) after a reset of the guest's NIC"), confirmation)
+        XCTAssertTrue(
+            confirmation.hasPrefix(
+                "cluster link up: node01 reaches node03 (10.66.0.13) after a reset of the guest's NIC"), confirmation)
         XCTAssertTrue(confirmation.contains("link up: no traffic (guest: eth0 carrier="), confirmation)
         XCTAssertTrue(confirmation.contains("operstate=down"), confirmation)
         XCTAssertTrue(confirmation.contains("a second link cycle: no traffic"), confirmation)
@@ -226,7 +234,8 @@ final class RuntimeFindingTests: XCTestCase {
 
     func assertFinding(_ id: String, file: StaticString = #filePath, line: UInt = #line) async throws {
         let broken = try await decide(id, fixes: RuntimeChecks.baseFixes)
-        XCTAssertEqual(broken.outcome, .reproduced, "\(id) with only F5 fixed: \(broken.summary)", file: file, line: line)
+        XCTAssertEqual(
+            broken.outcome, .reproduced, "\(id) with only F5 fixed: \(broken.summary)", file: file, line: line)
         XCTAssertFalse(broken.evidence.isEmpty, file: file, line: line)
         let fixed = try await decide(id, fixes: RuntimeChecks.baseFixes + [id])
         XCTAssertEqual(fixed.outcome, .resolved, "\(id) with its fix: \(fixed.summary)", file: file, line: line)

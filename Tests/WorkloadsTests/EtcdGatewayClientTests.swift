@@ -18,15 +18,20 @@ final class EtcdGatewayClientTests: XCTestCase {
             XCTFail("etcd is not installed: Images/setup.sh installs it (Debian's etcd-server)")
             throw XCTSkip("no etcd")
         }
-        dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("phc-etcd-\(UUID().uuidString.prefix(8))")
+        dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "phc-etcd-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let client = try LoopbackPort.free(), peer = try LoopbackPort.free()
         etcd = try ChildProcess.spawn(
             binary,
-            ["--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
-             "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls", "http://127.0.0.1:\(client)",
-             "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls", "http://127.0.0.1:\(peer)",
-             "--initial-cluster", "solo=http://127.0.0.1:\(peer)", "--log-level", "error"],
+            [
+                "--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
+                "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls",
+                "http://127.0.0.1:\(client)",
+                "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls",
+                "http://127.0.0.1:\(peer)",
+                "--initial-cluster", "solo=http://127.0.0.1:\(peer)", "--log-level", "error",
+            ],
             stderr: .file(dir.appendingPathComponent("etcd.log").path))
         self.client = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(client)")!, timeout: 5)
         // Bounded: etcd answers in well under a second here; 60 s for a loaded host.
