@@ -1,6 +1,9 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Every module a target uses must be imported where it is used.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
 let package = Package(
     name: "photoncloud-harness",
     platforms: [.macOS(.v13)],
@@ -19,67 +22,78 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CLibvirt", pkgConfig: "libvirt", providers: [.apt(["libvirt-dev"])]),
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
-        .target(name: "Blocking"),
-        .target(name: "Libvirt", dependencies: ["CLibvirt", "Blocking"]),
-        .target(name: "SSH", dependencies: ["CLibSSH", "Blocking"]),
-        .target(name: "HostCommand", dependencies: ["Blocking"]),
-        .target(name: "Nix", dependencies: ["HostCommand", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Blocking", swiftSettings: strict),
+        .target(name: "Libvirt", dependencies: ["CLibvirt", "Blocking"], swiftSettings: strict),
+        .target(name: "SSH", dependencies: ["CLibSSH", "Blocking"], swiftSettings: strict),
+        .target(name: "HostCommand", dependencies: ["Blocking"], swiftSettings: strict),
+        .target(
+            name: "Nix", dependencies: ["HostCommand", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // Pure history checkers: Jepsen's history format, WGL over sequential models.
-        .target(name: "Linearizability", dependencies: ["Blocking"]),
+        .target(name: "Linearizability", dependencies: ["Blocking"], swiftSettings: strict),
         // Clients and workloads that drive a cluster from the host (through forwards).
         .target(
             name: "Workloads",
-            dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // Faults the guests cannot see: partitions on the host's bridge, and their probes.
-        .target(name: "Nemesis", dependencies: ["Harness"]),
+        .target(name: "Nemesis", dependencies: ["Harness"], swiftSettings: strict),
         .target(
-            name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")]),
+            name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .target(
             name: "Harness",
             dependencies: [
                 "Libvirt", "SSH", "HostCommand", "Blocking", .product(name: "Logging", package: "swift-log"),
-            ],
+            ], swiftSettings: strict
         ),
         .target(
             name: "Runtime",
             dependencies: [
-                "Harness", "Findings", "Nix", "HostCommand", "SSH", "Linearizability", "Workloads",
+                "Harness", "Findings", "Nix", "HostCommand", "SSH", "Libvirt", "Linearizability", "Workloads",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ], swiftSettings: strict),
         .executableTarget(
             name: "harness",
             dependencies: [
+                "SSH", "Libvirt", "Nix",
                 "Harness", "Findings", "Runtime", "Linearizability", "Workloads",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ], swiftSettings: strict
         ),
-        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"]),
+        .testTarget(name: "LibvirtTests", dependencies: ["Libvirt"], swiftSettings: strict),
         // Real libvirtd, QEMU and libssh: boots fixture nodes; depends on the CLI so it
         // can kill a real `harness` process mid-boot.
         .testTarget(
             name: "EngineTests",
             dependencies: [
+                "SSH", "Libvirt",
                 "Harness", "HostCommand", "harness", "Nemesis", .product(name: "Logging", package: "swift-log"),
-            ]),
-        .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"]),
-        .testTarget(name: "NixTests", dependencies: ["Nix"]),
-        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
-        .testTarget(name: "NemesisTests", dependencies: ["Nemesis", "Harness", "Libvirt"]),
+            ], swiftSettings: strict),
+        .testTarget(name: "HarnessTests", dependencies: ["Harness", "HostCommand"], swiftSettings: strict),
+        .testTarget(
+            name: "NixTests", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(name: "NemesisTests", dependencies: ["Nemesis", "Harness", "Libvirt"], swiftSettings: strict),
         // Against a real etcd on the host's loopback.
         .testTarget(
             name: "WorkloadsTests",
             dependencies: [
                 "Workloads", "Linearizability", "HostCommand", "Harness",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Libvirt", "HostCommand", "Linearizability"]),
+            ], swiftSettings: strict),
+        .testTarget(
+            name: "RuntimeTests", dependencies: ["Harness", "Runtime", "Libvirt", "HostCommand", "Linearizability"],
+            swiftSettings: strict),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(
             name: "ScenariosTests",
             dependencies: [
+                "SSH",
                 "Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads",
                 "Nemesis", .product(name: "Logging", package: "swift-log"),
-            ]),
+            ], swiftSettings: strict),
     ]
 )

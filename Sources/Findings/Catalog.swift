@@ -1,3 +1,6 @@
+import Foundation
+import FoundationEssentials
+
 /// One finding of the 2026-03-02 investigation (shared/findings/FINDINGS.md).
 public struct Finding: Sendable, Codable, Equatable {
     public enum Severity: String, Sendable, Codable { case P0, P1, P2 }

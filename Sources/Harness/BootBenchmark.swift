@@ -1,5 +1,6 @@
 import Foundation
 import HostCommand
+import Libvirt
 import Logging
 import SSH
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the engine needs to boot one node: its name, memory, and its address and
 /// MAC on the cluster network.
 public struct NodeSpec: Sendable, Equatable, Codable {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a `nix` evaluation failed, classified from nix's own error text.
 public struct NixFailure: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable {

@@ -1,6 +1,9 @@
 import Foundation
 import Harness
 import HostCommand
+import Libvirt
+import Logging
+import SSH
 
 /// The hypervisor-level faults a failover run injects into the leader.
 public enum Fault: String, Sendable, CaseIterable, Codable {

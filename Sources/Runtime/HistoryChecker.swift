@@ -1,3 +1,5 @@
+import Foundation
+
 /// What failover must prove, checked over a recorded history.
 public struct HistoryChecker: Sendable {
     public struct Result: Sendable, Codable, Equatable {

@@ -2,6 +2,7 @@ import Findings
 import Foundation
 import Harness
 import Nix
+import SSH
 
 /// The findings only booted nodes decide. Each runs on the miniature with F5 fixed
 /// (so the cluster evaluates) and judges what the target's generated scripts do.

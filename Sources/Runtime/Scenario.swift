@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import Logging
 
 /// The result of one scenario or runtime check, as report.json and JUnit show it.
 public struct ScenarioResult: Sendable, Codable {

@@ -1,6 +1,7 @@
 import Foundation
 import Harness
 import Libvirt
+import SSH
 
 /// bootstrap, join and failover, written against the adapter verbs only.
 public struct Scenarios: Sendable {

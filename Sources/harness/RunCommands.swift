@@ -2,6 +2,7 @@ import ArgumentParser
 import Findings
 import Foundation
 import Harness
+import Libvirt
 import Logging
 import Nix
 import Runtime

@@ -2,6 +2,7 @@ import Foundation
 import HostCommand
 import Libvirt
 import Logging
+import SSH
 import XCTest
 
 @testable import Harness
