@@ -31,6 +31,18 @@ public indirect enum EDNValue: Hashable, Sendable {
     public subscript(keyword name: String) -> EDNValue? { self[.keyword(name)] }
 
     public var isNull: Bool { self == .null }
+
+    /// A name as a keyword when it reads back as the same keyword, else as a string
+    /// (a `:f` read from a string such as ":t," must not become `::t,`).
+    public static func name(_ text: String) -> EDNValue {
+        guard let first = text.unicodeScalars.first, !(first.properties.numericType != nil), first != ":",
+            text.unicodeScalars.allSatisfy({ scalar in
+                scalar.properties.isAlphabetic || scalar.properties.numericType != nil
+                    || "*+!-_?<>=/.#:'".unicodeScalars.contains(scalar)
+            }), (try? EDNValue.parse(":" + text)) == .keyword(text)
+        else { return .string(text) }
+        return .keyword(text)
+    }
 }
 
 public struct EDNMapEntry: Hashable, Sendable {

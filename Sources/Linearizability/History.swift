@@ -46,7 +46,7 @@ public struct HistoryEvent: Sendable, Equatable {
         var entries: [EDNMapEntry] = [
             EDNMapEntry(.keyword("process"), Self.processValue(process)),
             EDNMapEntry(.keyword("type"), .keyword(kind.rawValue)),
-            EDNMapEntry(.keyword("f"), .keyword(f)),
+            EDNMapEntry(.keyword("f"), .name(f)),
         ]
         if let key { entries.append(EDNMapEntry(.keyword("key"), key)) }
         entries.append(EDNMapEntry(.keyword("value"), value))
@@ -58,7 +58,7 @@ public struct HistoryEvent: Sendable, Equatable {
     static func processValue(_ p: Process) -> EDNValue {
         switch p {
         case .client(let n): return .int(n)
-        case .named(let s): return .keyword(s)
+        case .named(let s): return .name(s)
         }
     }
 

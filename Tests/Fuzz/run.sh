@@ -28,6 +28,8 @@ printf "error: The option \`services.chainfire.joinAddr' does not exist. Definit
     > "$out/seed-nix.txt"
 seed FuzzNixFailure "$out/seed-nix.txt"
 
+# libFuzzer, not Swift's backtracer, must see a crash: it saves the input that caused it.
+export SWIFT_BACKTRACE=enable=no
 status=0
 for fuzzer in FuzzHistory FuzzLedger FuzzNodes FuzzNixFailure; do
     mkdir -p "$out/crashes/$fuzzer"

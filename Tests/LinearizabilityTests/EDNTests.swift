@@ -99,6 +99,17 @@ final class EDNTests: XCTestCase {
         XCTAssertEqual(back.operations.count, h.operations.count)
     }
 
+    /// Found by the fuzzer: a function or process named by a string that is no valid
+    /// keyword is written as a string, so the history reads back the same.
+    func testNamesThatAreNoKeywordsStayStrings() throws {
+        let h = try History.parse(
+            "{:process \"a b\", :type :invoke, :f \":t,\", :value nil}\n{:process 0, :type :invoke, :f cas, :value [1 2]}")
+        XCTAssertEqual(h.events[0].edn[keyword: "f"], .string(":t,"))
+        XCTAssertEqual(h.events[0].edn[keyword: "process"], .string("a b"))
+        XCTAssertEqual(h.events[1].edn[keyword: "f"], .keyword("cas"))
+        XCTAssertEqual(try History.parse(h.edn()).events.map(\.edn), h.events.map(\.edn))
+    }
+
     func testAVectorOfOperationsIsReadToo() throws {
         let url = temporaryFile("vector.edn")
         try "[{:process 0, :type :invoke, :f :read, :value nil}\n {:process 0, :type :ok, :f :read, :value nil}]\n"
