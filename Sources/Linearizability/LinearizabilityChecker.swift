@@ -183,7 +183,7 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
             } else {
                 index = parts.count
                 byKey[op.key] = index
-                parts.append(KeyHistory(key: op.key, model: model))
+                parts.append(KeyHistory(key: op.key))
             }
             parts[index].append(op, step)
         }
@@ -318,14 +318,10 @@ public struct LinearizabilityChecker<M: SequentialModel>: Sendable {
 /// One key's part of a history, compiled for the model.
 public struct KeyHistory<M: SequentialModel>: Sendable {
     public let key: EDNValue?
-    let model: M
     var sub = Subhistory<M>(operations: [], steps: [], returns: [], calls: [])
     var values = ValueTable()
 
-    init(key: EDNValue?, model: M) {
-        self.key = key
-        self.model = model
-    }
+    init(key: EDNValue?) { self.key = key }
 
     mutating func append(_ op: HistoryOperation, _ step: M.Step) {
         sub.operations.append(op.id)
