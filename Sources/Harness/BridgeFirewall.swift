@@ -101,7 +101,8 @@ public actor BridgeFirewall {
     }
 
     /// The `phc_` tables of the bridge family on this host, with their owner when the
-    /// comment records one.
+    /// comment records one. nft 1.0.6's JSON leaves table comments out, so each table's
+    /// comment is read from its text listing.
     static func tables() async throws -> [(name: String, owner: RunOwner?)] {
         guard HostCommand.resolve("nft") != nil else { return [] }
         let out = try await HostCommand("nft", ["-j", "list", "tables", "bridge"]).run(timeout: 30)
@@ -113,9 +114,20 @@ public actor BridgeFirewall {
         for entry in entries {
             guard let t = entry["table"] as? [String: Any], let name = t["name"] as? String, name.hasPrefix("phc_")
             else { continue }
-            found.append((name, owner(fromComment: t["comment"] as? String ?? "")))
+            let listing = try await HostCommand("nft", ["list", "table", "bridge", name]).run(timeout: 30)
+            found.append((name, comment(inListing: listing.stdout).flatMap(owner(fromComment:))))
         }
         return found
+    }
+
+    /// The table's `comment "…"` in nft's text listing.
+    static func comment(inListing text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("comment \""), trimmed.hasSuffix("\"") else { continue }
+            return String(trimmed.dropFirst("comment \"".count).dropLast())
+        }
+        return nil
     }
 
     static func owner(fromComment comment: String) -> RunOwner? {

@@ -120,6 +120,22 @@ public struct Reaper: Sendable {
             case .free(let taken):
                 lock = taken
             case .unknown(let why) where owner.bootID == bootID:
+                // A table whose run directory, in our own state directory, is gone: only a
+                // teardown or a reaper holding the free lock removes those, so its run is over.
+                if objects.domains.isEmpty && objects.networks.isEmpty,
+                    let run = RunID(prefix: runDirectory.lastPathComponent),
+                    runDirectory.path == state.runDirectory(run).path,
+                    !FileManager.default.fileExists(atPath: runDirectory.path)
+                {
+                    for table in objects.tables { try await BridgeFirewall.delete(table) }
+                    reaped.tables += objects.tables
+                    logger.info("reaped the bridge rules of \(label): its run directory is gone")
+                    continue
+                }
+                for table in objects.tables {
+                    left.append((table, "\(why), and the host has not rebooted since its run began, so nothing "
+                        + "proves that run dead; if it is: `nft delete table bridge \(table)`"))
+                }
                 for domain in objects.domains {
                     left.append(
                         (

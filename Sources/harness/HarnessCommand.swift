@@ -212,9 +212,10 @@ struct Down: AsyncParsableCommand {
             let reaped = try await Reaper(connection: connection, state: StateDirectory(), logger: logger).reap(
                 includeKept: true)
             print(
-                reaped.runs.isEmpty
+                reaped.runs.isEmpty && reaped.tables.isEmpty
                     ? "nothing to remove"
-                    : "removed \(reaped.runs.count) run(s): \(reaped.domains.count) domain(s), \(reaped.networks.count) network(s)"
+                    : "removed \(reaped.runs.count) run(s): \(reaped.domains.count) domain(s), "
+                        + "\(reaped.networks.count) network(s), \(reaped.tables.count) bridge table(s)"
             )
         } catch {
             throw reportedExit(for: error)
