@@ -133,8 +133,12 @@ public struct Reaper: Sendable {
                     continue
                 }
                 for table in objects.tables {
-                    left.append((table, "\(why), and the host has not rebooted since its run began, so nothing "
-                        + "proves that run dead; if it is: `nft delete table bridge \(table)`"))
+                    left.append(
+                        (
+                            table,
+                            "\(why), and the host has not rebooted since its run began, so nothing "
+                                + "proves that run dead; if it is: `nft delete table bridge \(table)`"
+                        ))
                 }
                 for domain in objects.domains {
                     left.append(

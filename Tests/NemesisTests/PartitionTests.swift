@@ -62,7 +62,8 @@ final class PartitionTests: XCTestCase {
             BridgeFirewall.owner(fromComment: "phc-run lock=\(owner.lockPath) boot-id=b00t"), owner)
         XCTAssertNil(BridgeFirewall.owner(fromComment: "someone else's table"))
         // nft's JSON has no table comments: the reaper reads them from the text listing.
-        let listing = "table bridge phc_0a0b0c0d {\n\tcomment \"phc-run lock=\(owner.lockPath) boot-id=b00t\"\n"
+        let listing =
+            "table bridge phc_0a0b0c0d {\n\tcomment \"phc-run lock=\(owner.lockPath) boot-id=b00t\"\n"
             + "\tchain forward {\n\t}\n}\n"
         XCTAssertEqual(BridgeFirewall.comment(inListing: listing).flatMap(BridgeFirewall.owner(fromComment:)), owner)
         XCTAssertNil(BridgeFirewall.comment(inListing: "table bridge x {\n}\n"))
