@@ -103,7 +103,8 @@ final class EDNTests: XCTestCase {
     /// keyword is written as a string, so the history reads back the same.
     func testNamesThatAreNoKeywordsStayStrings() throws {
         let h = try History.parse(
-            "{:process \"a b\", :type :invoke, :f \":t,\", :value nil}\n{:process 0, :type :invoke, :f cas, :value [1 2]}")
+            "{:process \"a b\", :type :invoke, :f \":t,\", :value nil}\n{:process 0, :type :invoke, :f cas, :value [1 2]}"
+        )
         XCTAssertEqual(h.events[0].edn[keyword: "f"], .string(":t,"))
         XCTAssertEqual(h.events[0].edn[keyword: "process"], .string("a b"))
         XCTAssertEqual(h.events[1].edn[keyword: "f"], .keyword("cas"))
