@@ -36,6 +36,8 @@ let package = Package(
             name: "Workloads",
             dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        // What a run leaves to look at: results.json, timeline.html, latency and rate plots.
+        .target(name: "Report", dependencies: ["Linearizability"], swiftSettings: strict),
         // Faults the guests cannot see: partitions on the host's bridge, and their probes.
         .target(name: "Nemesis", dependencies: ["Harness"], swiftSettings: strict),
         .target(
@@ -57,7 +59,7 @@ let package = Package(
             name: "harness",
             dependencies: [
                 "SSH", "Libvirt", "Nix",
-                "Harness", "Findings", "Runtime", "Linearizability", "Workloads",
+                "Harness", "Findings", "Runtime", "Linearizability", "Workloads", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict
@@ -76,6 +78,7 @@ let package = Package(
             name: "NixTests", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"], swiftSettings: strict),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Linearizability"], swiftSettings: strict),
         .testTarget(name: "NemesisTests", dependencies: ["Nemesis", "Harness", "Libvirt"], swiftSettings: strict),
         // Against a real etcd on the host's loopback.
         .testTarget(
@@ -93,7 +96,7 @@ let package = Package(
             dependencies: [
                 "SSH",
                 "Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads",
-                "Nemesis", .product(name: "Logging", package: "swift-log"),
+                "Nemesis", "Report", .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
     ]
 )

@@ -4,6 +4,7 @@ import HostCommand
 import Libvirt
 import Logging
 import SSH
+import Workloads
 
 /// The hypervisor-level faults a failover run injects into the leader.
 public enum Fault: String, Sendable, CaseIterable, Codable {
@@ -28,35 +29,27 @@ extension Scenarios {
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
         let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" }
         }.joined(separator: ",")
-        let client = try session.node(Self.client)
+        // The writer runs in the harness, through each member's forward on its management
+        // NIC: no fault on the cluster network cuts it off, and one clock times everything.
+        let clients = try await session.gatewayClients(members)
+        let writes = WriteLog()
+        let writing = Task { [session] in
+            await SteadyWritesWorkload(prefix: "w/").run(
+                clients: clients, now: { session.now }, stop: { writes.stopped }, progress: writes.append)
+        }
+        defer { writing.cancel() }
         let observer = LeaderObserver(session: session, nodes: members)
         let observing = Task { await observer.run() }
         defer { observing.cancel() }
 
-        // Guest uptime → session time, measured over one SSH round trip.
-        let before = session.now
-        let uptime =
-            Double(
-                try await client.succeed("cut -d' ' -f1 /proc/uptime").trimmingCharacters(in: .whitespacesAndNewlines))
-            ?? 0
-        let offset = (before + session.now) / 2 - uptime
-
         var leaderNode = ""
         var faultRecord: FailoverHistory.Fault?
         do {
-            try await r.step("steady writes from \(Self.client)") {
-                // No writer of an earlier run may write into this run's log.
-                try await client.succeed(
-                    "\(Self.stopWriter); rm -f /run/phc-writer.stop; (writer '\(endpoints)' 300 w/ > /run/phc-writer.log 2>&1 & echo $! > /run/phc-writer.pid)"
-                )
+            try await r.step("steady writes from the host through \(members.count) members") {
                 let done = try await session.waitFor(
-                    "\(Self.client)'s first acknowledged write", node: Self.client, seconds: 20,
-                    showing: { await Self.writerLogTail(client) }
+                    "the writer's first acknowledged writes", seconds: 20, showing: { writes.tail }
                 ) { () -> Int? in
-                    let n =
-                        Int(
-                            try await client.succeed("grep -c ' ok$' /run/phc-writer.log || true").trimmingCharacters(
-                                in: .whitespacesAndNewlines)) ?? 0
+                    let n = writes.acknowledged
                     return n >= 3 ? n : nil
                 }
                 return "\(done) writes acknowledged before the fault"
@@ -121,6 +114,8 @@ extension Scenarios {
             // The heal always runs, whatever happened.
             _ = await heal(fault, leaderNode, probe: members.first { $0 != leaderNode }, &faultRecord)
             observing.cancel()
+            writes.stop()
+            history.operations = Self.operations(await writing.value)
             history.faults = faultRecord.map { [$0] } ?? []
             history.observations = await observer.observations
             try? history.save(in: session.artifacts)
@@ -155,11 +150,18 @@ extension Scenarios {
             }
             return "final/key written through \(survivor) (attempt \(attempts))"
         }
-        // Let an in-flight put finish (its outcome is recorded), then make sure the writer is gone.
-        _ = try? await client.exec("touch /run/phc-writer.stop; sleep 2.5; \(Self.stopWriter)")
+        // The put in flight finishes, so its outcome is recorded.
+        writes.stop()
+        history.operations = Self.operations(await writing.value)
+        // The checkers judge each member's view after the heal: let the observer see every
+        // member once more (a restarted node's adapter may only now answer). If it cannot,
+        // the checkers say so.
+        if let healed = faultRecord?.healed {
+            _ = try? await session.waitFor("a view of every member after the heal", seconds: 30) {
+                await observer.observedEveryNode(after: healed) ? true : nil
+            }
+        }
         observing.cancel()
-        let log = try await client.succeed("cat /run/phc-writer.log")
-        history.operations = FailoverHistory.operations(fromWriterLog: log, prefix: "w/", offset: offset)
         history.faults = faultRecord.map { [$0] } ?? []
         history.observations = await observer.observations
         try await r.step("every member holds the same keys") {
@@ -167,13 +169,8 @@ extension Scenarios {
             _ = try await session.waitFor("every member's local copy to settle", seconds: 30) { () -> Bool? in
                 var counts: [String: [String]] = [:]
                 for node in members {
-                    guard let n = try? session.node(node),
-                        let out = try? await n.exec(
-                            "etcdctl --endpoints=http://127.0.0.1:2379 get w/ --prefix --keys-only --consistency=s",
-                            timeout: 30),
-                        out.exitStatus == 0
-                    else { return nil }
-                    counts[node] = out.stdout.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                    guard let keys = await session.adapter(node, "keys w/", timeout: 30) else { return nil }
+                    counts[node] = keys.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
                 }
                 history.finalKeys = counts
                 return Set(counts.values.map(\.count)).count == 1 ? true : nil
@@ -193,15 +190,11 @@ extension Scenarios {
         return (r.result, history)
     }
 
-    /// The writer's last lines, for a wait on it that runs out.
-    static func writerLogTail(_ client: Node) async -> String? {
-        guard let r = try? await client.exec("tail -n 15 /run/phc-writer.log", timeout: 10) else { return nil }
-        return "the writer's log (/run/phc-writer.log on \(client.name)), last lines:\n\(r.stdout)\(r.stderr)"
+    static func operations(_ writes: [SteadyWritesWorkload.Write]) -> [FailoverHistory.Operation] {
+        writes.map {
+            .init(key: $0.key, invoke: $0.invoke, complete: $0.complete, outcome: $0.acknowledged ? .ok : .unknown)
+        }
     }
-
-    /// Ends the client's writer, if one runs (its PID file says which).
-    static let stopWriter =
-        "[ -f /run/phc-writer.pid ] && kill $(cat /run/phc-writer.pid) 2>/dev/null; rm -f /run/phc-writer.pid; true"
 
     /// Every election in the members' Raft logs; nil when no member's adapter tells.
     func electionsLogged(by members: [String]) async -> [FailoverHistory.Election]? {
@@ -369,6 +362,10 @@ actor LeaderObserver {
         }
     }
 
+    func observedEveryNode(after time: Double) -> Bool {
+        Set(observations.filter { $0.time > time }.map(\.node)) == Set(nodes)
+    }
+
     /// The node every observed member currently follows, when they agree.
     func agreedLeaderNode(excluding excluded: String? = nil) -> String? {
         var latest: [String: FailoverHistory.LeaderObservation] = [:]
@@ -378,5 +375,28 @@ actor LeaderObserver {
             views.allSatisfy({ $0.leader == leader })
         else { return nil }
         return latest.values.first { $0.member == leader && $0.node != excluded }?.node
+    }
+}
+
+/// The failover writer's writes so far, shared with the waits that watch it.
+final class WriteLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var writes: [SteadyWritesWorkload.Write] = []
+    private var stopRequested = false
+
+    func append(_ write: SteadyWritesWorkload.Write) {
+        lock.withLock { writes.append(write) }
+    }
+    func stop() { lock.withLock { stopRequested = true } }
+    var stopped: Bool { lock.withLock { stopRequested } }
+    var acknowledged: Int { lock.withLock { writes.filter(\.acknowledged).count } }
+    /// The last writes, for a wait on the writer that runs out.
+    var tail: String {
+        let last = lock.withLock { writes.suffix(10) }
+        return "the writer's last writes:\n"
+            + last.map {
+                "\($0.key) \($0.acknowledged ? "ok" : "unknown") in \(Int(($0.complete - $0.invoke) * 1000)) ms"
+            }
+            .joined(separator: "\n")
     }
 }

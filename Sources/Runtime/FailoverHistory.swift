@@ -130,17 +130,6 @@ public struct FailoverHistory: Sendable, Codable {
             return Election(node: node, term: term, leader: String(f[1]))
         }
     }
-
-    /// Parses writer.sh output, mapping guest uptime to host time with `offset`.
-    public static func operations(fromWriterLog log: String, prefix: String, offset: Double) -> [Operation] {
-        log.split(separator: "\n").compactMap { line in
-            let f = line.split(separator: " ")
-            guard f.count == 4, let t0 = Double(f[1]), let t1 = Double(f[2]),
-                let outcome = Operation.Outcome(rawValue: String(f[3]))
-            else { return nil }
-            return Operation(key: prefix + f[0], invoke: t0 + offset, complete: t1 + offset, outcome: outcome)
-        }
-    }
 }
 
 public struct HistoryError: Error, CustomStringConvertible, Sendable {

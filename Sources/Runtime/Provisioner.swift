@@ -15,7 +15,6 @@ public struct Provisioner: Sendable {
     public func script(for node: NodePlan, start: Bool, reset: Bool = true) -> String {
         var s = ["set -e", "exec 2>&1"]
         s.append("for u in $(ls /etc/phc/units 2>/dev/null); do systemctl stop \"$u\" || true; done")
-        s.append(Scenarios.stopWriter)
         s.append("rm -rf /etc/phc/units /var/log/units /run/phc /etc/plasmacloud /etc/nix-nos")
         if reset { s.append("rm -rf /var/lib/*") }
         s.append("mkdir -p /etc/phc/units")

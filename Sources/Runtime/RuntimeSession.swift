@@ -109,14 +109,12 @@ public final class RuntimeSession: Sendable {
         try await installTools(on: n)
     }
 
-    /// The target adapter and the steady writer, in the guest's /usr/local/bin
-    /// (tmpfs on a fixture guest: a node started again needs them again).
+    /// The target adapter, in the guest's /usr/local/bin (tmpfs on a fixture guest: a
+    /// node started again needs it again).
     public func installTools(on node: Node) async throws {
         try await node.succeed("mkdir -p /usr/local/bin")
-        for tool in ["adapter", "writer"] {
-            let data = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/\(tool).sh"))
-            try await node.upload(data, to: "/usr/local/bin/\(tool)", mode: "0755")
-        }
+        let data = try Data(contentsOf: home.scenarios.appendingPathComponent("adapters/miniature/adapter.sh"))
+        try await node.upload(data, to: "/usr/local/bin/adapter", mode: "0755")
     }
 
     /// Keeps the consoles, domain XML and service logs, then removes the cluster.
@@ -126,14 +124,15 @@ public final class RuntimeSession: Sendable {
         await cluster.teardown()
     }
 
-    /// Every unit's log of every node, as `<node>.services.log`.
+    /// Every unit's log of every node, as `<node>.services.log`, and every request the
+    /// stand-ins served since the node booted (`/var/log/phc-http.log`), with its duration.
     public func saveServiceLogs() async {
         await withTaskGroup(of: Void.self) { group in
             for node in cluster.nodes {
                 group.addTask { [artifacts] in
                     guard
                         let out = try? await node.exec(
-                            "for f in /var/log/units/*.log; do [ -f \"$f\" ] && echo \"== $f\" && cat \"$f\"; done",
+                            "for f in /var/log/units/*.log /var/log/phc-http.log; do [ -f \"$f\" ] && echo \"== $f\" && cat \"$f\"; done",
                             timeout: 30)
                     else { return }
                     try? out.stdout.write(

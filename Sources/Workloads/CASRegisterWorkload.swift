@@ -61,17 +61,25 @@ final class HistoryRecorder: @unchecked Sendable {
 }
 
 /// Jepsen's register workload: read, write and cas on `keys` independent registers,
-/// values 0…4, through every member's client port; checked with the cas-register model.
-/// Keys carry the workload's own prefix, so each register starts absent (nil).
+/// values 0…`values`-1 (Jepsen's 5 by default), through every member's client port;
+/// checked with the cas-register model. Keys carry the workload's own prefix, so each
+/// register starts absent (nil). With few values and dense writes almost any read has a
+/// concurrent write of the value it saw, so a stale read goes unseen: a test that must
+/// see one asks for many values.
 public struct CASRegisterWorkload: Sendable {
     public var generator: Generator
     public var keys: Int
     public var prefix: String
     public var consistency: ReadConsistency
+    public var values: Int
 
-    public init(generator: Generator, keys: Int = 5, prefix: String, consistency: ReadConsistency = .linearizable) {
+    public init(
+        generator: Generator, keys: Int = 5, values: Int = 5, prefix: String,
+        consistency: ReadConsistency = .linearizable
+    ) {
         self.generator = generator
         self.keys = keys
+        self.values = max(values, 1)
         self.prefix = prefix
         self.consistency = consistency
     }
@@ -157,7 +165,7 @@ public struct CASRegisterWorkload: Sendable {
             }
             return false
         case 1:
-            let v = EDNValue.int(Int64(rng.next() % 5))
+            let v = EDNValue.int(Int64(rng.next() % UInt64(values)))
             recorder.record(event(.invoke, "write", v))
             do {
                 try await client.put(key, "\(v)")
@@ -168,7 +176,7 @@ public struct CASRegisterWorkload: Sendable {
                 return !error.notApplied
             }
         default:
-            let old = Int64(rng.next() % 5), new = Int64(rng.next() % 5)
+            let old = Int64(rng.next() % UInt64(values)), new = Int64(rng.next() % UInt64(values))
             let pair = EDNValue.vector([.int(old), .int(new)])
             recorder.record(event(.invoke, "cas", pair))
             do {

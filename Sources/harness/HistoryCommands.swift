@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Linearizability
+import Report
 import Runtime
 
 extension ModelName: ExpressibleByArgument {}
@@ -14,7 +15,9 @@ struct CheckHistory: AsyncParsableCommand {
             :value [1 2], :time 123456789, :index 7}) is checked for linearizability against --model, split by \
             :key (a history without keys is one register). Unknown outcomes (:info, or never completed) may take \
             effect at any time after their invocation, or never. When it is not linearizable, a picture of the \
-            failing key is written beside the file (NAME.linear.svg).
+            failing key is written beside the file (NAME.linear.svg). With --report, Jepsen's pictures of the \
+            run are written beside it too: NAME.timeline.html, NAME.latency.svg, NAME.rate.svg and \
+            NAME.results.json.
             A history-failover-<fault>.json from a run directory gets the failover checks.
             Exit 0 valid, 1 not linearizable (or a failover check failed), 2 could not decide.
             """)
@@ -27,6 +30,8 @@ struct CheckHistory: AsyncParsableCommand {
         help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
     var electionBoundFactor = 10.0
     @Flag(help: "Print the verdict as JSON.") var json = false
+    @Flag(help: "Also write the timeline, latency and rate plots and results.json beside a history.edn.")
+    var report = false
 
     func run() async throws {
         do {
@@ -59,6 +64,13 @@ struct CheckHistory: AsyncParsableCommand {
         }
         let result = try await HistoryCheck.run(
             history, model: model, timeLimit: timeLimit, picture: HistoryCheck.pictureURL(for: url))
+        if report {
+            let name = url.deletingPathExtension().lastPathComponent
+            let files = try WorkloadReport.write(
+                history, verdicts: [CheckerVerdict(result)], name: name, title: url.lastPathComponent,
+                in: url.deletingLastPathComponent(), edn: false)
+            if !json { print("report: " + files.map(\.path).joined(separator: ", ")) }
+        }
         if json { try printJSON(result) } else { print(Self.render(result)) }
         switch result.validity {
         case .valid: return

@@ -225,17 +225,6 @@ final class HistoryCheckerTests: XCTestCase {
         XCTAssertTrue(verdict(h, "one leader per term").passed)
     }
 
-    func testWriterLogParsing() {
-        let ops = FailoverHistory.operations(
-            fromWriterLog: "1 100.50 100.75 ok\n2 101.00 103.25 unknown\ngarbage\n", prefix: "w/", offset: -90)
-        XCTAssertEqual(
-            ops,
-            [
-                .init(key: "w/1", invoke: 10.5, complete: 10.75, outcome: .ok),
-                .init(key: "w/2", invoke: 11, complete: 13.25, outcome: .unknown),
-            ])
-    }
-
     func testBootOrderHonoursAfterAndBefore() {
         let svc = { (after: [String], before: [String]) in
             NodePlan.Service(

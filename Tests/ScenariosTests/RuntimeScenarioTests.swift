@@ -5,6 +5,7 @@ import Linearizability
 import Logging
 import Nemesis
 import Nix
+import Report
 import Workloads
 import XCTest
 
@@ -135,12 +136,13 @@ final class RuntimeScenarioTests: XCTestCase {
             generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1), keys: 3,
             prefix: "test-\(UUID().uuidString.prefix(8))")
         let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger)
-        try history.edn().write(
-            to: session.artifacts.appendingPathComponent("history-cas-register.edn"), atomically: true, encoding: .utf8)
         let ok = history.operations.filter { $0.status == .ok }.count
         XCTAssertGreaterThan(ok, 100, "acknowledged operations in 15 s from 6 clients")
         XCTAssertTrue(Set(history.operations.map(\.f)).isSuperset(of: ["read", "write", "cas"]))
         let result = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 120)
+        _ = try WorkloadReport.write(
+            history, verdicts: [CheckerVerdict(result)], name: "cas-register", title: "cas-register, no fault",
+            in: session.artifacts)
         XCTAssertEqual(result.validity, .valid, result.anomaly?.explanation ?? "")
         XCTAssertEqual(result.keys, 3)
     }
@@ -170,15 +172,18 @@ final class RuntimeScenarioTests: XCTestCase {
             let nemesis = PartitionNemesis(members: members, start: 4, hold: 8, choose: leader)
             let outcome = NemesisOutcome()
             let workload = CASRegisterWorkload(
-                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), keys: 2,
+                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), keys: 2, values: 1000,
                 prefix: "stale-\(consistency.rawValue)-\(UUID().uuidString.prefix(8))", consistency: consistency)
             let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger) { record in
                 outcome.set(await nemesis.run(cluster: session.cluster, record: record))
             }
-            let file = session.artifacts.appendingPathComponent("history-stale-\(consistency.rawValue).edn")
-            try history.edn().write(to: file, atomically: true, encoding: .utf8)
+            let name = "stale-\(consistency.rawValue)"
             let result = try await HistoryCheck.run(
-                history, model: .casRegister, timeLimit: 120, picture: HistoryCheck.pictureURL(for: file))
+                history, model: .casRegister, timeLimit: 120,
+                picture: session.artifacts.appendingPathComponent("\(name).linear.svg"))
+            _ = try WorkloadReport.write(
+                history, verdicts: [CheckerVerdict(result)], name: name,
+                title: "cas-register, \(consistency.rawValue) reads, leader isolated", in: session.artifacts)
             return (result, outcome.value)
         }
         let (stale, broken) = try await phase(.serializable)
