@@ -53,7 +53,7 @@ let package = Package(
             name: "Runtime",
             dependencies: [
                 "Harness", "Findings", "Nix", "HostCommand", "SSH", "Libvirt", "Linearizability", "Workloads",
-                .product(name: "Logging", package: "swift-log"),
+                "Nemesis", "Report", .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .executableTarget(
             name: "harness",

@@ -31,6 +31,13 @@ public struct CheckerVerdict: Sendable, Encodable {
         }
     }
 
+    /// The set checker's result.
+    public init(_ result: SetChecker.Result) {
+        checker = "set"
+        validity = result.valid.map { $0 ? .valid : .invalid } ?? .unknown
+        evidence = result.explanation
+    }
+
     enum CodingKeys: String, CodingKey {
         case checker, evidence
         case validity = "valid"

@@ -19,6 +19,70 @@ public struct Generator: Sendable, Codable {
     }
 }
 
+/// A nemesis run beside a workload: it records its events (Jepsen's `:nemesis` process,
+/// `:start` and `:stop` with what it did) through the function it is given.
+public typealias NemesisHook =
+    @Sendable (_ record: @escaping @Sendable (_ f: String, _ value: String) -> Void) async
+    -> Void
+
+extension Generator {
+    /// Runs `concurrency` workers until `duration` ends, paced to `rate` over all of them,
+    /// with `nemesis` beside them and progress logged every `progressEvery` seconds.
+    /// `step` is one operation of a worker's process, with the worker's own random numbers
+    /// (from the seed); it returns true when the outcome is unknown: then the process is
+    /// retired, as Jepsen's are.
+    func drive(
+        clients: [EtcdGatewayClient], recorder: HistoryRecorder, logger: Logger, progressEvery: Double,
+        nemesis: NemesisHook?,
+        step: @escaping @Sendable (_ client: EtcdGatewayClient, _ process: Int64, _ rng: inout SplitMix64) async -> Bool
+    ) async {
+        let interval = rate > 0 ? Double(concurrency) / rate : 0
+        let end = ContinuousClock.now + .milliseconds(Int64(duration * 1000))
+        let concurrency = concurrency
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var last = (ok: 0, info: 0, fail: 0)
+                while ContinuousClock.now < end {
+                    try? await Task.sleep(for: .milliseconds(Int64(progressEvery * 1000)))
+                    let c = recorder.counts()
+                    let rate = Double(c.ok + c.info + c.fail - last.ok - last.info - last.fail) / progressEvery
+                    logger.info(
+                        "workload",
+                        metadata: [
+                            "ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
+                            "fail": "\(c.fail)", "fault": "\(recorder.fault ?? "none")",
+                        ])
+                    last = c
+                }
+            }
+            if let nemesis {
+                group.addTask {
+                    await nemesis { f, value in
+                        recorder.record(
+                            HistoryEvent(process: .named("nemesis"), kind: .info, f: f, value: .string(value)))
+                    }
+                }
+            }
+            for i in 0..<concurrency {
+                let client = clients[i % clients.count]
+                let seed = seed &+ UInt64(i) &* 0x9E37_79B9
+                group.addTask {
+                    var rng = SplitMix64(seed: seed)
+                    var process = Int64(i)
+                    var next = ContinuousClock.now
+                    while ContinuousClock.now < end && !Task.isCancelled {
+                        if interval > 0 {
+                            next = next + .milliseconds(Int64(interval * 1000))
+                            try? await Task.sleep(until: next, clock: .continuous)
+                        }
+                        if await step(client, process, &rng) { process += Int64(concurrency) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Records events as they happen, on the host's monotonic clock (nanoseconds from the
 /// workload's start). The time is taken under the lock, so the order of events is their
 /// real-time order: an operation completed before another was invoked comes first.
@@ -27,7 +91,17 @@ final class HistoryRecorder: @unchecked Sendable {
     private var events: [HistoryEvent] = []
     private let start = ContinuousClock.now
 
+    /// The nemesis' fault in effect, for the progress line.
+    private(set) var fault: String? {
+        get { lock.withLock { currentFault } }
+        set { lock.withLock { currentFault = newValue } }
+    }
+    private var currentFault: String?
+
     func record(_ event: HistoryEvent) {
+        if case .named = event.process {
+            fault = event.f == "start" ? event.value.description : nil
+        }
         lock.lock()
         var e = event
         let elapsed = ContinuousClock.now - start
@@ -90,53 +164,13 @@ public struct CASRegisterWorkload: Sendable {
     /// every `progressEvery` seconds.
     public func run(
         clients: [EtcdGatewayClient], logger: Logger, progressEvery: Double = 5,
-        nemesis: (@Sendable (_ record: @escaping @Sendable (_ f: String, _ value: String) -> Void) async -> Void)? = nil
+        nemesis: NemesisHook? = nil
     ) async -> History {
         let recorder = HistoryRecorder()
-        let g = generator
-        let interval = g.rate > 0 ? Double(g.concurrency) / g.rate : 0
-        let end = ContinuousClock.now + .milliseconds(Int64(g.duration * 1000))
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                var last = (ok: 0, info: 0, fail: 0)
-                while ContinuousClock.now < end {
-                    try? await Task.sleep(for: .milliseconds(Int64(progressEvery * 1000)))
-                    let c = recorder.counts()
-                    let rate = Double(c.ok + c.info + c.fail - last.ok - last.info - last.fail) / progressEvery
-                    logger.info(
-                        "workload",
-                        metadata: [
-                            "ops/s": "\(String(format: "%.1f", rate))", "ok": "\(c.ok)", "info": "\(c.info)",
-                            "fail": "\(c.fail)",
-                        ])
-                    last = c
-                }
-            }
-            if let nemesis {
-                group.addTask {
-                    await nemesis { f, value in
-                        recorder.record(
-                            HistoryEvent(process: .named("nemesis"), kind: .info, f: f, value: .string(value)))
-                    }
-                }
-            }
-            for worker in 0..<g.concurrency {
-                let client = clients[worker % clients.count]
-                group.addTask {
-                    var rng = SplitMix64(seed: g.seed &+ UInt64(worker) &* 0x9E37_79B9)
-                    var process = Int64(worker)
-                    var next = ContinuousClock.now
-                    while ContinuousClock.now < end && !Task.isCancelled {
-                        if interval > 0 {
-                            next = next + .milliseconds(Int64(interval * 1000))
-                            try? await Task.sleep(until: next, clock: .continuous)
-                        }
-                        let retired = await operation(&rng, process: process, client: client, recorder: recorder)
-                        // A process whose operation's outcome is unknown never invokes again (Jepsen).
-                        if retired { process += Int64(g.concurrency) }
-                    }
-                }
-            }
+        await generator.drive(
+            clients: clients, recorder: recorder, logger: logger, progressEvery: progressEvery, nemesis: nemesis
+        ) { client, process, rng in
+            await operation(&rng, process: process, client: client, recorder: recorder)
         }
         // Every invocation has its completion: nothing is left open.
         return (try? History(events: recorder.all)) ?? (try! History(events: []))

@@ -46,8 +46,32 @@ public final class EtcdGatewayClient: Sendable {
         return Self.text(first["value"]) ?? ""
     }
 
+    /// Every key under `prefix` (etcdctl get --prefix --keys-only): a range from the prefix
+    /// to the prefix with its last byte plus one.
+    public func keys(prefix: String, consistency: ReadConsistency = .linearizable) async throws(ClientError)
+        -> [String]
+    {
+        var end = Array(prefix.utf8)
+        if let last = end.indices.last(where: { end[$0] < 0xFF }) {
+            end[last] += 1
+            end.removeSubrange((last + 1)...)
+        } else {
+            end = [0]  // every key from the prefix on
+        }
+        var body: [String: Any] = [
+            "key": Self.b64(prefix), "range_end": Data(end).base64EncodedString(), "keys_only": true,
+        ]
+        if consistency == .serializable { body["serializable"] = true }
+        let reply = try await call("/v3/kv/range", body)
+        return (reply["kvs"] as? [[String: Any]] ?? []).compactMap { Self.text($0["key"]) }
+    }
+
     public func put(_ key: String, _ value: String) async throws(ClientError) {
         _ = try await call("/v3/kv/put", ["key": Self.b64(key), "value": Self.b64(value)])
+    }
+
+    public func delete(_ key: String) async throws(ClientError) {
+        _ = try await call("/v3/kv/deleterange", ["key": Self.b64(key)])
     }
 
     /// Sets `key` to `new` if it holds `old`; whether it did.

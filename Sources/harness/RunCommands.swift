@@ -6,8 +6,12 @@ import Libvirt
 import Logging
 import Nix
 import Runtime
+import Workloads
 
 extension Fault: ExpressibleByArgument {}
+extension WorkloadKind: ExpressibleByArgument {}
+extension PartitionChoice: ExpressibleByArgument {}
+extension ReadConsistency: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
 /// `lib`: a nixpkgs lib in place of the stand-in's (`--nixpkgs-lib`), for the plan and the NixOS nodes.
@@ -61,15 +65,34 @@ func withRuntimeSession(
 struct RunScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run bootstrap, join or failover on node01-node06 of the miniature (fixed so it can run).",
-        discussion:
-            "Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, service logs, domain XML). Exit 0 passed, 1 failed, 2 could not run."
+        abstract:
+            "Run bootstrap, join, failover or a workload on node01-node06 of the miniature (fixed so it can run).",
+        discussion: """
+            Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, \
+            service logs, domain XML). `workload` runs after bootstrap and join, on the five members: clients in \
+            the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) with one \
+            partition on the host's bridge (--nemesis), checked (linearizable, or set) and drawn: \
+            NAME.history.edn, NAME.results.json, NAME.timeline.html, NAME.latency.svg, NAME.rate.svg. \
+            Exit 0 passed, 1 failed, 2 could not run.
+            """
     )
     @OptionGroup var global: GlobalOptions
     @Argument(help: "bootstrap, join, failover or all.") var scenario: String
     @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault =
         .destroy
     @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
+    // `workload` only; nil when not given, so that given to another scenario they are refused.
+    @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
+    @Option(help: "workload: none, isolate-leader (default), halves, majorities-ring or bridge.")
+    var nemesis: PartitionChoice?
+    @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
+    @Option(help: "workload: operations per second over all clients; 0 (default) for as fast as they go.")
+    var rate: Double?
+    @Option(help: "workload: seconds (default 30).") var duration: Double?
+    @Option(help: "workload: cas-register reads, linearizable (default) or serializable.")
+    var readConsistency: ReadConsistency?
+    @Option(help: "workload: the generator's seed (a run prints it; the same seed replays its choices).")
+    var seed: UInt64?
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(
@@ -77,11 +100,28 @@ struct RunScenario: AsyncParsableCommand {
             "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join."
     ) var nixos = false
 
-    static let scenarios = ["bootstrap", "join", "failover", "all"]
+    static let scenarios = ["bootstrap", "join", "failover", "all", "workload"]
 
     func validate() throws {
         guard Self.scenarios.contains(scenario) else {
             throw ValidationError("unknown scenario `\(scenario)`: one of \(Self.scenarios.joined(separator: ", "))")
+        }
+        let given: [String?] = [
+            workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" },
+            concurrency.map { _ in "--concurrency" }, rate.map { _ in "--rate" }, duration.map { _ in "--duration" },
+            readConsistency.map { _ in "--read-consistency" }, seed.map { _ in "--seed" },
+        ]
+        if scenario != "workload", !given.compactMap({ $0 }).isEmpty {
+            throw ValidationError(
+                "\(given.compactMap { $0 }.joined(separator: ", ")) apply to `harness run workload` only, "
+                    + "not to \(scenario)")
+        }
+        if let concurrency, !(1...1000).contains(concurrency) {
+            throw ValidationError("--concurrency must be 1 to 1000 clients, not \(concurrency)")
+        }
+        if let rate, !rate.isFinite || rate < 0 { throw ValidationError("--rate must be 0 or more, not \(rate)") }
+        if let duration, !duration.isFinite || duration <= 0 || duration > 3600 {
+            throw ValidationError("--duration must be more than 0 and at most 3600 seconds, not \(duration)")
         }
         _ = try findingIDs(fix, option: "--fix")
     }
@@ -89,6 +129,17 @@ struct RunScenario: AsyncParsableCommand {
     func run() async throws {
         let logger = global.logger()
         let (scenario, fault, keep, nixos) = (self.scenario, self.fault, self.keep, self.nixos)
+        let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        let (kind, partition, duration) = (workload ?? .casRegister, nemesis ?? .isolateLeader, duration ?? 30)
+        let consistency = readConsistency ?? .linearizable
+        // Jepsen's 5 values let most compares succeed; with serializable reads many values
+        // make a stale read visible (with 5, nearly every read has a concurrent write of it).
+        let phase = WorkloadPhase(
+            name: "\(kind.rawValue)-\(partition.rawValue)", workload: kind,
+            generator: Generator(concurrency: concurrency ?? 10, rate: rate ?? 0, duration: duration, seed: seed),
+            consistency: consistency, partition: partition, start: min(5, duration / 4), hold: duration / 2,
+            values: consistency == .serializable ? 1000 : 5)
+        if scenario == "workload" { logger.info("workload", metadata: ["seed": "\(seed)"]) }
         do {
             let fixes = try findingIDs(fix, option: "--fix")
             let (report, dir) = try await runCancellable {
@@ -101,6 +152,11 @@ struct RunScenario: AsyncParsableCommand {
                     if scenario == "bootstrap" { return }
                     report.scenarios.append(try await s.join())
                     if scenario == "join" { return }
+                    if scenario == "workload" {
+                        report.scenarios.append(
+                            try await s.workload(phase, members: Scenarios.founders + Scenarios.joiners))
+                        return
+                    }
                     report.scenarios.append(try await s.failover(fault).0)
                 }
             }

@@ -117,6 +117,12 @@ final class CLIInputTests: XCTestCase {
         try await assertBadInput(["plan", "--ledger", "/x"], "--ledger")
         try await assertBadInput(["repro", "F1", "--keep"], "decided from the definitions")
         try await assertBadInput(["check", "--repo", "/tmp", "--fix", "F1"], "miniature only")
+        try await assertBadInput(
+            ["run", "failover", "--workload", "set", "--seed", "3"],
+            "--workload, --seed apply to `harness run workload`")
+        try await assertBadInput(["run", "workload", "--concurrency", "0"], "--concurrency must be 1 to 1000")
+        try await assertBadInput(["run", "workload", "--duration", "nan"], "--duration must be more than 0")
+        try await assertBadInput(["run", "workload", "--nemesis", "chaos"], "'none', 'isolate-leader'")
         // Runtime repro honours --ledger and --nixpkgs-lib: bad ones stop it before anything boots.
         let dir = try temporaryDirectory()
         let ledger = dir.appendingPathComponent("none.json").path

@@ -11,22 +11,6 @@ import XCTest
 
 @testable import Runtime
 
-/// Carries a nemesis' outcome out of the workload it ran beside.
-final class NemesisOutcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var outcome = PartitionNemesis.Outcome()
-    func set(_ o: PartitionNemesis.Outcome) {
-        lock.lock()
-        outcome = o
-        lock.unlock()
-    }
-    var value: PartitionNemesis.Outcome {
-        lock.lock()
-        defer { lock.unlock() }
-        return outcome
-    }
-}
-
 /// One cluster for every runtime test of this process: booted on first use,
 /// brought to a known state by each test (reprovisioning, no reboot), and torn
 /// down when the test bundle finishes.
@@ -130,21 +114,15 @@ final class RuntimeScenarioTests: XCTestCase {
     func testCASRegisterFromTheHostIsLinearizable() async throws {
         let s = try await scenarios()
         _ = try await run { try await s.bootstrap() }
-        let session = try await SharedCluster.shared.session()
-        let clients = try await session.gatewayClients(Scenarios.founders)
-        let workload = CASRegisterWorkload(
-            generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1), keys: 3,
-            prefix: "test-\(UUID().uuidString.prefix(8))")
-        let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger)
-        let ok = history.operations.filter { $0.status == .ok }.count
+        let phase = WorkloadPhase(
+            name: "cas-register", workload: .casRegister,
+            generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1))
+        let outcome = try await phase.run(on: s.session, members: Scenarios.founders)
+        let ok = outcome.history.operations.filter { $0.status == .ok }.count
         XCTAssertGreaterThan(ok, 100, "acknowledged operations in 15 s from 6 clients")
-        XCTAssertTrue(Set(history.operations.map(\.f)).isSuperset(of: ["read", "write", "cas"]))
-        let result = try await HistoryCheck.run(history, model: .casRegister, timeLimit: 120)
-        _ = try WorkloadReport.write(
-            history, verdicts: [CheckerVerdict(result)], name: "cas-register", title: "cas-register, no fault",
-            in: session.artifacts)
-        XCTAssertEqual(result.validity, .valid, result.anomaly?.explanation ?? "")
-        XCTAssertEqual(result.keys, 3)
+        XCTAssertTrue(Set(outcome.history.operations.map(\.f)).isSuperset(of: ["read", "write", "cas"]))
+        XCTAssertEqual(outcome.linearizability?.validity, .valid, outcome.linearizability?.anomaly?.explanation ?? "")
+        XCTAssertEqual(outcome.linearizability?.keys, 3)
     }
 
     /// Proof that the checker catches a broken store: reads served from a member's local
@@ -154,47 +132,45 @@ final class RuntimeScenarioTests: XCTestCase {
     func testStaleReadsUnderAnIsolatedLeaderAreCaught() async throws {
         let s = try await scenarios()
         _ = try await run { try await s.bootstrap() }
-        let session = try await SharedCluster.shared.session()
-        let clients = try await session.gatewayClients(Scenarios.founders)
-        let members = Scenarios.founders
-        let leader: @Sendable () async -> Partition? = { [clients] in
-            for _ in 0..<20 {  // an election may be under way: ask again, 10 s at most
-                for (name, client) in zip(members, clients) {
-                    if let st = try? await client.status(), !st.leader.isEmpty, st.member == st.leader {
-                        return .isolate(name)
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(500))
-            }
-            return nil
+        func phase(_ consistency: ReadConsistency) async throws -> WorkloadPhase.Outcome {
+            try await WorkloadPhase(
+                name: "stale-\(consistency.rawValue)", workload: .casRegister,
+                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), consistency: consistency,
+                partition: .isolateLeader, start: 4, hold: 8, keys: 2, values: 1000
+            ).run(on: s.session, members: Scenarios.founders)
         }
-        func phase(_ consistency: ReadConsistency) async throws -> (LinearizabilityResult, PartitionNemesis.Outcome) {
-            let nemesis = PartitionNemesis(members: members, start: 4, hold: 8, choose: leader)
-            let outcome = NemesisOutcome()
-            let workload = CASRegisterWorkload(
-                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), keys: 2, values: 1000,
-                prefix: "stale-\(consistency.rawValue)-\(UUID().uuidString.prefix(8))", consistency: consistency)
-            let history = await workload.run(clients: clients, logger: SharedCluster.shared.logger) { record in
-                outcome.set(await nemesis.run(cluster: session.cluster, record: record))
-            }
-            let name = "stale-\(consistency.rawValue)"
-            let result = try await HistoryCheck.run(
-                history, model: .casRegister, timeLimit: 120,
-                picture: session.artifacts.appendingPathComponent("\(name).linear.svg"))
-            _ = try WorkloadReport.write(
-                history, verdicts: [CheckerVerdict(result)], name: name,
-                title: "cas-register, \(consistency.rawValue) reads, leader isolated", in: session.artifacts)
-            return (result, outcome.value)
-        }
-        let (stale, broken) = try await phase(.serializable)
+        let stale = try await phase(.serializable)
+        let broken = try XCTUnwrap(stale.nemesis)
         XCTAssertTrue(broken.injected && broken.confirmed && broken.healed && broken.healConfirmed, broken.detail)
         XCTAssertTrue(broken.partition.hasPrefix("isolate node0"), broken.partition)
-        XCTAssertEqual(stale.validity, .invalid, "serializable reads with the leader isolated must be caught")
-        XCTAssertNotNil(stale.anomaly?.picture)
+        XCTAssertEqual(
+            stale.linearizability?.validity, .invalid, "serializable reads with the leader isolated must be caught")
+        XCTAssertNotNil(stale.linearizability?.anomaly?.picture)
 
-        let (sound, healthy) = try await phase(.linearizable)
+        let sound = try await phase(.linearizable)
+        let healthy = try XCTUnwrap(sound.nemesis)
         XCTAssertTrue(healthy.confirmed && healthy.healConfirmed, healthy.detail)
-        XCTAssertEqual(sound.validity, .valid, sound.anomaly?.explanation ?? "")
+        XCTAssertEqual(sound.linearizability?.validity, .valid, sound.linearizability?.anomaly?.explanation ?? "")
+    }
+
+    /// Jepsen's set workload on five members through a majorities ring on the bridge: every
+    /// acknowledged add is in every member's final read.
+    func testSetUnderAMajoritiesRingLosesNoAdd() async throws {
+        let s = try await scenarios()
+        _ = try await run { try await s.bootstrap() }
+        _ = try await run { try await s.join() }
+        let members = Scenarios.founders + Scenarios.joiners
+        let outcome = try await WorkloadPhase(
+            name: "set-majorities-ring", workload: .set,
+            generator: Generator(concurrency: 10, rate: 0, duration: 30, seed: 5), partition: .majoritiesRing
+        ).run(on: s.session, members: members)
+        let fault = try XCTUnwrap(outcome.nemesis)
+        XCTAssertTrue(fault.injected && fault.confirmed && fault.healed && fault.healConfirmed, fault.detail)
+        let result = try XCTUnwrap(outcome.set)
+        XCTAssertEqual(result.valid, true, result.explanation)
+        XCTAssertEqual(result.reads, members.count, result.explanation)
+        XCTAssertGreaterThan(result.acknowledged, 50)
+        XCTAssertTrue(outcome.valid, outcome.verdicts.map(\.evidence).joined(separator: "\n"))
     }
 
     func testAHealedLinkThatCarriesNoTrafficIsRepaired() async throws {

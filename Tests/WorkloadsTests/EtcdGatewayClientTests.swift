@@ -104,4 +104,36 @@ final class EtcdGatewayClientTests: XCTestCase {
         let broken = try await HistoryCheck.run(try History(events: events), model: .casRegister, timeLimit: 60)
         XCTAssertEqual(broken.validity, .invalid)
     }
+
+    func testKeysUnderAPrefixAndDelete() async throws {
+        for k in ["a/1", "a/2", "a0", "b/1"] { try await client.put(k, "x") }
+        let under = try await client.keys(prefix: "a/")
+        XCTAssertEqual(under, ["a/1", "a/2"])
+        let local = try await client.keys(prefix: "a/", consistency: .serializable)
+        XCTAssertEqual(local, ["a/1", "a/2"])
+        try await client.delete("a/1")
+        let after = try await client.keys(prefix: "a/")
+        XCTAssertEqual(after, ["a/2"])
+    }
+
+    /// The set workload against the real store passes; the same run with a store that
+    /// loses an acknowledged add (a key deleted behind the clients' backs) fails.
+    func testTheSetWorkloadCatchesALostAdd() async throws {
+        let sound = await SetWorkload(generator: Generator(concurrency: 6, rate: 0, duration: 2, seed: 1), prefix: "s1")
+            .run(clients: [client, client], logger: Logger(label: "set-test"))
+        let valid = SetChecker().check(sound)
+        XCTAssertEqual(valid.valid, true, valid.explanation)
+        XCTAssertGreaterThan(valid.acknowledged, 20)
+        XCTAssertEqual(valid.reads, 2, "one final read a client's member")
+
+        let store = client!
+        let lossy = await SetWorkload(generator: Generator(concurrency: 6, rate: 0, duration: 2, seed: 2), prefix: "s2")
+            .run(clients: [client], logger: Logger(label: "set-test")) { _ in
+                try? await Task.sleep(for: .seconds(1))
+                try? await store.delete("s2/e1")  // element 1 was acknowledged long before
+            }
+        let invalid = SetChecker().check(lossy)
+        XCTAssertEqual(invalid.valid, false, invalid.explanation)
+        XCTAssertEqual(invalid.lost, [1])
+    }
 }
