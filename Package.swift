@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "harness",
             dependencies: [
-                "SSH", "Libvirt", "Nix",
+                "SSH", "Libvirt", "Nix", "HostCommand",
                 "Harness", "Findings", "Runtime", "Linearizability", "Workloads", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -155,7 +155,7 @@ public actor Node {
                 do {
                     session = try await SSHSession.connect(
                         host: "127.0.0.1", port: port, key: context.key,
-                        pinnedHostKey: key, timeout: 3)
+                        pinnedHostKey: key, timeout: 3 * context.timeoutScale)
                     hostKey = key
                     readySeconds = startedAt.map { (ContinuousClock.now - $0).seconds }
                     return
@@ -181,16 +181,36 @@ public actor Node {
         guard let port = sshPort, let hostKey else {
             throw HarnessError(.node, "\(spec.name) has not been reached over SSH yet")
         }
+        // A guest just booted on a busy TCG host can take seconds over the key exchange.
         let fresh = try await SSHSession.connect(
-            host: "127.0.0.1", port: port, key: context.key, pinnedHostKey: hostKey, timeout: 5)
+            host: "127.0.0.1", port: port, key: context.key, pinnedHostKey: hostKey, timeout: 5 * context.timeoutScale)
         session = fresh
         return fresh
+    }
+
+    /// Runs `body` on the session; once more on a new session when the first attempt
+    /// failed before the guest ran anything (no connection, or no channel opened): a
+    /// session can drop under load, and the command is then safe to send again.
+    /// `idempotent`: also after any other failure but a timeout.
+    private func withSession<T>(idempotent: Bool = false, _ body: (SSHSession) async throws -> T) async throws -> T {
+        do {
+            return try await body(connectedSession())
+        } catch let error as SSHError
+            where error.kind == .connect || error.kind == .channelOpen || (idempotent && error.kind == .channel)
+        {
+            session = nil
+            context.logger.debug(
+                "SSH: retrying on a new session", metadata: ["node": "\(spec.name)", "error": "\(error)"])
+            return try await body(connectedSession())
+        }
     }
 
     /// Runs a shell command in the guest.
     public func exec(_ command: String, timeout: Double = 30, stdin: Data? = nil) async throws -> ExecResult {
         do {
-            return try await connectedSession().exec(command, stdin: stdin, timeout: timeout * context.timeoutScale)
+            return try await withSession {
+                try await $0.exec(command, stdin: stdin, timeout: timeout * context.timeoutScale)
+            }
         } catch let error as SSHError {
             session = nil
             if error.kind == .timeout {
@@ -255,7 +275,10 @@ public actor Node {
 
     public func upload(_ data: Data, to path: String, mode: String = "0644") async throws {
         do {
-            try await connectedSession().upload(data, to: path, mode: mode, timeout: 30 * context.timeoutScale)
+            // Safe to send again whatever failed: the file is replaced only when complete.
+            try await withSession(idempotent: true) {
+                try await $0.upload(data, to: path, mode: mode, timeout: 30 * context.timeoutScale)
+            }
         } catch let error as SSHError {
             session = nil
             throw HarnessError(.node, "\(spec.name): upload of \(path) failed", cause: error)

@@ -160,6 +160,12 @@ public final class RuntimeSession: Sendable {
                 "this run's nodes are NixOS VMs that run their own units: only fixture guests are provisioned")
         }
         try await Provisioner(plan: plan).install(on: cluster, starting: starting)
+        // The adapter again, so that a node whose upload once failed (a session lost under
+        // load) cannot carry a stale one into the next scenario.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in cluster.nodes { group.addTask { try await self.installTools(on: node) } }
+            try await group.waitForAll()
+        }
     }
 
     public func node(_ name: String) throws -> Node { try cluster.node(name) }

@@ -2,6 +2,8 @@
 public struct SSHError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable {
         case connect, hostKeyMismatch, hostKeyUnavailable, authentication, channel, timeout, key
+        /// No channel could be opened, or the exec request was refused: the command never ran.
+        case channelOpen
     }
     public let kind: Kind
     /// libssh's error code (`ssh_get_error_code`), or -1 where the harness decided.

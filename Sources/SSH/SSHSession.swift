@@ -103,11 +103,15 @@ public final class SSHSession: @unchecked Sendable {
         }
     }
 
-    /// Writes `data` to `path` in the guest (mode `mode`, octal), through `cat`.
+    /// Writes `data` to `path` in the guest (mode `mode`, octal), through `cat`: into a
+    /// file beside it, renamed over `path` only when every byte arrived, so a connection
+    /// lost midway never leaves a truncated file (a truncated script would run, and do nothing).
     public func upload(_ data: Data, to path: String, mode: String = "0644", timeout: Double) async throws {
         let quoted = "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let partial = "'" + (path + ".phc-upload").replacingOccurrences(of: "'", with: "'\\''") + "'"
         let result = try await exec(
-            "mkdir -p \"$(dirname \(quoted))\" && cat > \(quoted) && chmod \(mode) \(quoted)",
+            "mkdir -p \"$(dirname \(quoted))\" && cat > \(partial) && [ \"$(wc -c < \(partial))\" -eq \(data.count) ] "
+                + "&& chmod \(mode) \(partial) && mv -f \(partial) \(quoted)",
             stdin: data, timeout: timeout)
         guard result.exitStatus == 0 else {
             throw SSHError(
@@ -121,11 +125,12 @@ public final class SSHSession: @unchecked Sendable {
     {
         let start = DispatchTime.now()
         let operation = "exec `\(command.prefix(80))` on \(endpoint)"
-        guard let channel = ssh_channel_new(pointer) else { throw error(.channel, operation) }
+        // Until the exec request is accepted the command has not run: `.channelOpen`, safe to retry.
+        guard let channel = ssh_channel_new(pointer) else { throw error(.channelOpen, operation) }
         defer { ssh_channel_free(channel) }
-        guard ssh_channel_open_session(channel) == SSH_OK else { throw error(.channel, operation) }
+        guard ssh_channel_open_session(channel) == SSH_OK else { throw error(.channelOpen, operation) }
         defer { ssh_channel_close(channel) }
-        guard ssh_channel_request_exec(channel, command) == SSH_OK else { throw error(.channel, operation) }
+        guard ssh_channel_request_exec(channel, command) == SSH_OK else { throw error(.channelOpen, operation) }
         if let stdin, !stdin.isEmpty {
             try stdin.withUnsafeBytes { raw in
                 var offset = 0

@@ -2,6 +2,7 @@ import ArgumentParser
 import Findings
 import Foundation
 import Harness
+import HostCommand
 import Libvirt
 import Logging
 import Nix

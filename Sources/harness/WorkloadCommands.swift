@@ -109,7 +109,7 @@ struct BenchWorkload: AsyncParsableCommand {
         var outcomes = ["ok": 0, "fail": 0, "info": 0]
         for op in history.operations {
             outcomes[op.status.rawValue, default: 0] += 1
-            if op.status == .ok, let a = op.invokeTime, let b = op.completeTime {
+            if op.status != .info, let a = op.invokeTime, let b = op.completeTime {
                 latencies.append(Double(b - a) / 1e6)
             }
         }
@@ -117,7 +117,8 @@ struct BenchWorkload: AsyncParsableCommand {
         func q(_ p: Double) -> Double {
             latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))]
         }
-        let harness = Double(outcomes["ok"] ?? 0) / duration
+        // Acknowledged: answered, :ok or :fail (a cas whose compare failed was answered too).
+        let harness = Double((outcomes["ok"] ?? 0) + (outcomes["fail"] ?? 0)) / duration
         let valid: String
         switch check.validity {
         case .valid: valid = "true"
