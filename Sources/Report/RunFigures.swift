@@ -55,11 +55,24 @@ public struct RunFigures: Sendable {
         duration = seconds(history.events.compactMap(\.time).max()) ?? 0
     }
 
-    /// The series the plots draw: one per function and outcome, in a stable order.
-    public var series: [(name: String, operations: [Operation])] {
-        let grouped = Dictionary(grouping: operations) { "\($0.f) \($0.status.rawValue)" }
-        return grouped.keys.sorted().map { ($0, grouped[$0]!) }
+    /// One function's operations with one outcome.
+    public struct Series: Sendable {
+        public var f: String
+        public var status: HistoryOperation.Status
+        public var operations: [Operation]
+        public var name: String { "\(f) \(status.rawValue)" }
     }
+
+    /// The series the plots draw, in a stable order (by function, then ok, info, fail).
+    public var series: [Series] {
+        let order: [HistoryOperation.Status] = [.ok, .info, .fail]
+        let grouped = Dictionary(grouping: operations) { "\($0.f)\u{0}\($0.status.rawValue)" }
+        return grouped.values.map { ops in Series(f: ops[0].f, status: ops[0].status, operations: ops) }
+            .sorted { ($0.f, order.firstIndex(of: $0.status)!) < ($1.f, order.firstIndex(of: $1.status)!) }
+    }
+
+    /// The functions, in the order the series come.
+    public var functions: [String] { Array(Set(operations.map(\.f))).sorted() }
 }
 
 extension EDNValue {

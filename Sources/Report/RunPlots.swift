@@ -6,14 +6,46 @@ import Linearizability
 public enum RunPlots {
     static let width = 900.0, height = 420.0
     static let left = 70.0, right = 170.0, top = 34.0, bottom = 44.0
-    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    /// A series' look: its colour says the outcome (as in the timeline: ok blue, info
+    /// orange, fail red), its marker or dash the function.
+    struct Style {
+        var colour: String
+        var function: Int
+        static func of(_ series: RunFigures.Series, functions: [String]) -> Style {
+            let colour =
+                switch series.status {
+                case .ok: "#1f77b4"
+                case .info: "#ff7f0e"
+                case .fail: "#d62728"
+                }
+            return Style(colour: colour, function: functions.firstIndex(of: series.f) ?? 0)
+        }
+        /// A marker at (x, y): circle, square, triangle, diamond by function.
+        func marker(_ x: Double, _ y: Double, size r: Double = 2.2) -> String {
+            let attrs = "fill=\"\(colour)\" fill-opacity=\"0.7\""
+            switch function % 4 {
+            case 0: return "<circle cx=\"\(fmt(x))\" cy=\"\(fmt(y))\" r=\"\(fmt(r))\" \(attrs)/>"
+            case 1:
+                return
+                    "<rect x=\"\(fmt(x - r))\" y=\"\(fmt(y - r))\" width=\"\(fmt(2 * r))\" height=\"\(fmt(2 * r))\" \(attrs)/>"
+            case 2:
+                return
+                    "<path d=\"M\(fmt(x)),\(fmt(y - r - 0.6)) L\(fmt(x + r + 0.6)),\(fmt(y + r)) L\(fmt(x - r - 0.6)),\(fmt(y + r)) Z\" \(attrs)/>"
+            default:
+                return
+                    "<path d=\"M\(fmt(x)),\(fmt(y - r - 0.6)) L\(fmt(x + r + 0.6)),\(fmt(y)) L\(fmt(x)),\(fmt(y + r + 0.6)) L\(fmt(x - r - 0.6)),\(fmt(y)) Z\" \(attrs)/>"
+            }
+        }
+        var dash: String { ["", "6,3", "2,2", "8,3,2,3"][function % 4] }
+    }
 
     /// Every completed operation's latency (milliseconds, log scale) at its invocation.
     public static func latency(_ figures: RunFigures, title: String) -> String {
-        let points = figures.series.map { s in
-            (s.name, s.operations.compactMap { op in op.latency.map { (op.start, max($0 * 1000, 0.1)) } })
+        let series = figures.series
+        let points = series.map { s in
+            s.operations.compactMap { op in op.latency.map { (op.start, max($0 * 1000, 0.1)) } }
         }
-        let all = points.flatMap(\.1).map(\.1)
+        let all = points.flatMap { $0 }.map(\.1)
         let lo = pow(10, floor(log10(all.min() ?? 1))), hi = pow(10, ceil(log10(max(all.max() ?? 10, lo * 10))))
         func y(_ ms: Double) -> Double { top + (1 - (log10(ms) - log10(lo)) / (log10(hi) - log10(lo))) * plotHeight }
         var ticks: [(Double, String)] = []
@@ -22,29 +54,27 @@ public enum RunPlots {
             ticks.append((y(t), t >= 1 ? "\(Int(t)) ms" : String(format: "%g ms", t)))
             t *= 10
         }
+        let styles = series.map { Style.of($0, functions: figures.functions) }
         var marks: [String] = []
-        for (i, (_, pts)) in points.enumerated() {
-            let c = palette[i % palette.count]
-            for (x, ms) in pts {
-                marks.append(
-                    "<circle cx=\"\(fmt(xPosition(x, figures)))\" cy=\"\(fmt(y(ms)))\" r=\"1.8\" fill=\"\(c)\" fill-opacity=\"0.7\"/>"
-                )
-            }
+        for (style, pts) in zip(styles, points) {
+            for (x, ms) in pts { marks.append(style.marker(xPosition(x, figures), y(ms))) }
         }
         return frame(
             figures, title: title, yLabel: "latency (ms, log)", yTicks: ticks, marks: marks,
-            legend: points.map { "\($0.0) (\($0.1.count))" })
+            legend: zip(series, zip(styles, points)).map { ("\($0.name) (\($1.1.count))", $1.0, false) })
     }
 
     /// Completions per second, in one-second buckets, one line per series.
     public static func rate(_ figures: RunFigures, title: String) -> String {
         let buckets = max(Int(ceil(figures.duration)), 1)
-        let series = figures.series.map { s -> (String, [Int]) in
+        let all = figures.series
+        let series = all.map { s -> [Int] in
             var counts = [Int](repeating: 0, count: buckets)
             for op in s.operations { if let e = op.end { counts[min(Int(e), buckets - 1)] += 1 } }
-            return (s.name, counts)
+            return counts
         }
-        let peak = Double(max(series.flatMap(\.1).max() ?? 1, 1))
+        let styles = all.map { Style.of($0, functions: figures.functions) }
+        let peak = Double(max(series.flatMap { $0 }.max() ?? 1, 1))
         let step = niceStep(peak / 4)
         let niceTop = step * ceil(peak / step)
         func y(_ v: Double) -> Double { top + (1 - v / niceTop) * plotHeight }
@@ -52,16 +82,17 @@ public enum RunPlots {
             (y(v), String(format: "%g", v))
         }
         var marks: [String] = []
-        for (i, (_, counts)) in series.enumerated() {
-            let c = palette[i % palette.count]
+        for (style, counts) in zip(styles, series) {
             let path = counts.enumerated().map { b, n in
                 "\(b == 0 ? "M" : "L")\(fmt(xPosition(Double(b) + 0.5, figures))),\(fmt(y(Double(n))))"
             }.joined(separator: " ")
-            marks.append("<path d=\"\(path)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1.5\"/>")
+            marks.append(
+                "<path d=\"\(path)\" fill=\"none\" stroke=\"\(style.colour)\" stroke-width=\"1.5\" "
+                    + "stroke-dasharray=\"\(style.dash)\"/>")
         }
         return frame(
             figures, title: title, yLabel: "operations/s", yTicks: ticks, marks: marks,
-            legend: series.map { "\($0.0) (\($0.1.reduce(0, +)))" })
+            legend: zip(all, zip(styles, series)).map { ("\($0.name) (\($1.1.reduce(0, +)))", $1.0, true) })
     }
 
     static var plotWidth: Double { width - left - right }
@@ -83,7 +114,7 @@ public enum RunPlots {
     /// Axes, grid, fault windows, legend, and `marks` drawn over them.
     static func frame(
         _ figures: RunFigures, title: String, yLabel: String, yTicks: [(Double, String)], marks: [String],
-        legend: [String]
+        legend: [(text: String, style: Style, line: Bool)]
     ) -> String {
         var svg: [String] = [
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
@@ -126,13 +157,18 @@ public enum RunPlots {
         svg.append(
             "<rect x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" "
                 + "fill=\"none\" stroke=\"#333\"/>")
-        for (i, name) in legend.enumerated() {
+        for (i, entry) in legend.enumerated() {
             let y = top + 10 + Double(i) * 18
-            svg.append(
-                "<rect x=\"\(fmt(left + plotWidth + 14))\" y=\"\(fmt(y - 8))\" width=\"10\" height=\"10\" fill=\"\(palette[i % palette.count])\"/>"
-            )
-            svg.append(
-                "<text x=\"\(fmt(left + plotWidth + 30))\" y=\"\(fmt(y + 1))\">\(TimelinePage.escape(name))</text>")
+            let x = left + plotWidth + 14
+            if entry.line {
+                svg.append(
+                    "<line x1=\"\(fmt(x - 2))\" x2=\"\(fmt(x + 12))\" y1=\"\(fmt(y - 3))\" y2=\"\(fmt(y - 3))\" "
+                        + "stroke=\"\(entry.style.colour)\" stroke-width=\"2\" stroke-dasharray=\"\(entry.style.dash)\"/>"
+                )
+            } else {
+                svg.append(entry.style.marker(x + 5, y - 3, size: 4))
+            }
+            svg.append("<text x=\"\(fmt(x + 16))\" y=\"\(fmt(y + 1))\">\(TimelinePage.escape(entry.text))</text>")
         }
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
