@@ -27,8 +27,6 @@ extension Scenarios {
         history.electionTimeout = electionTimeout
         history.timeScale = session.cluster.timeoutScale
         let members = (Self.founders + Self.joiners).filter { name in plan.nodes.contains { $0.name == name } }
-        let endpoints = members.compactMap { name in plan.nodes.first { $0.name == name }.map { "http://\($0.ip):2379" }
-        }.joined(separator: ",")
         // The writer runs in the harness, through each member's forward on its management
         // NIC: no fault on the cluster network cuts it off, and one clock times everything.
         let clients = try await session.gatewayClients(members)

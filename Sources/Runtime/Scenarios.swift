@@ -41,7 +41,11 @@ public struct Scenarios: Sendable {
         }
         try await r.step("Chainfire healthy on node01-node03") {
             for node in Self.founders {
-                _ = try await session.waitFor("Chainfire /health on \(node)", node: node, seconds: 60) {
+                // If it runs out, Chainfire's own log says why (no leader, a peer refused, a port taken).
+                _ = try await session.waitFor(
+                    "Chainfire /health on \(node)", node: node, seconds: 60,
+                    showing: { "chainfire's log on \(node):\n" + (await session.journal(node, "chainfire", lines: 25)) }
+                ) {
                     await session.adapter(node, "health") != nil ? true : nil
                 }
             }

@@ -100,7 +100,7 @@ final class HistoryRecorder: @unchecked Sendable {
 
     func record(_ event: HistoryEvent) {
         if case .named = event.process {
-            fault = event.f == "start" ? event.value.description : nil
+            if case .string(let what) = event.value, event.f == "start" { fault = what } else { fault = nil }
         }
         lock.lock()
         var e = event

@@ -75,6 +75,7 @@ case "$1" in
       -e 's/.* \([0-9a-f]\{1,16\}\) became leader at term \([0-9]\{1,\}\).*/\2 \1/p' \
       -e 's/.*elected leader \([0-9a-f]\{1,16\}\) at term \([0-9]\{1,\}\).*/\2 \1/p' |
       while read -r term id; do printf '%s %u\n' "$term" "0x$id"; done | sort -u ;;
-  health) timeout 3 wget -q -Y off -O /dev/null "http://127.0.0.1:${CHAINFIRE_HTTP_PORT:-8081}/health" ;;
+  # Past the 5 s the REST front gives its own read of etcd, so its answer is what counts.
+  health) timeout 8 wget -q -Y off -O /dev/null "http://127.0.0.1:${CHAINFIRE_HTTP_PORT:-8081}/health" ;;
   *) echo "adapter: unknown verb $1" >&2; exit 2 ;;
 esac
