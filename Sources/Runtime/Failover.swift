@@ -102,7 +102,7 @@ extension Scenarios {
                 // Past the election timeout first, so the old leader really is gone for them.
                 try await Task.sleep(for: .seconds(max(3 * electionTimeout, 3)))
                 let newLeader = try await session.waitFor(
-                    "the survivors to agree on a new leader", seconds: 10 * electionTimeout
+                    "the survivors to agree on a new leader", seconds: 20 * electionTimeout
                 ) {
                     await observer.agreedLeaderNode(excluding: leaderNode)
                 }
@@ -164,12 +164,18 @@ extension Scenarios {
         history.observations = await observer.observations
         try await r.step("every member holds the same keys") {
             let acked = history.operations.filter { $0.outcome == .ok }.count
+            // Each member's local copy (serializable), read from the host through its forward,
+            // all members at once: one poll stays well inside the wait's own bound.
             _ = try await session.waitFor("every member's local copy to settle", seconds: 30) { () -> Bool? in
-                var counts: [String: [String]] = [:]
-                for node in members {
-                    guard let keys = await session.adapter(node, "keys w/", timeout: 30) else { return nil }
-                    counts[node] = keys.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                let counts = await withTaskGroup(of: (String, [String]?).self) { group in
+                    for (node, client) in zip(members, clients) {
+                        group.addTask { (node, try? await client.keys(prefix: "w/", consistency: .serializable)) }
+                    }
+                    var counts: [String: [String]] = [:]
+                    for await (node, keys) in group { counts[node] = keys }
+                    return counts
                 }
+                guard counts.count == members.count else { return nil }
                 history.finalKeys = counts
                 return Set(counts.values.map(\.count)).count == 1 ? true : nil
             }
