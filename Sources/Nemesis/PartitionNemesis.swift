@@ -1,6 +1,20 @@
 import Foundation
 import Harness
 
+/// What a nemesis did, for the checks and the report: a fault that was never confirmed,
+/// or never healed, leaves a run undecided.
+public struct NemesisOutcome: Sendable, Codable {
+    /// The fault, e.g. "isolate node02" or "kill -9 node03's store".
+    public var fault: String = ""
+    public var injected: Bool = false
+    public var confirmed: Bool = false
+    public var healed: Bool = false
+    public var healConfirmed: Bool = false
+    public var detail: String = ""
+    public var sound: Bool { injected && confirmed && healed && healConfirmed }
+    public init() {}
+}
+
 /// One partition in a workload: inject after `start` seconds, confirm it from the
 /// receivers, hold it `hold` seconds (past the election timeout), heal, confirm the
 /// heal. Each step is recorded as Jepsen's nemesis records it (:start, :stop).
@@ -18,26 +32,15 @@ public struct PartitionNemesis: Sendable {
         self.choose = choose
     }
 
-    /// What happened, for the checks and the report.
-    public struct Outcome: Sendable, Codable {
-        public var partition: String = ""
-        public var injected: Bool = false
-        public var confirmed: Bool = false
-        public var healed: Bool = false
-        public var healConfirmed: Bool = false
-        public var detail: String = ""
-        public init() {}
-    }
-
-    public func run(cluster: Cluster, record: @escaping @Sendable (String, String) -> Void) async -> Outcome {
-        var outcome = Outcome()
+    public func run(cluster: Cluster, record: @escaping @Sendable (String, String) -> Void) async -> NemesisOutcome {
+        var outcome = NemesisOutcome()
         do {
             try await Task.sleep(for: .milliseconds(Int64(start * 1000)))
             guard let partition = await choose() else {
                 outcome.detail = "no partition could be chosen (no leader known?)"
                 return outcome
             }
-            outcome.partition = partition.description
+            outcome.fault = partition.description
             let nodes = try members.map { try cluster.node($0) }
             let cuts = try partition.cuts(members)
             var taps: [String: String] = [:]
@@ -58,7 +61,7 @@ public struct PartitionNemesis: Sendable {
         // Always healed, whatever happened above.
         do {
             try await cluster.firewall.clear()
-            record("stop", outcome.partition)
+            record("stop", outcome.fault)
             outcome.healed = true
             let nodes = try members.map { try cluster.node($0) }
             let seen = try await Reachability.blocked(among: nodes, timeoutScale: cluster.timeoutScale)

@@ -13,14 +13,21 @@ public enum WorkloadKind: String, Sendable, CaseIterable, Codable {
     case set
 }
 
-/// The partition a phase's nemesis puts on the bridge, once, after `start` for `hold` seconds.
-public enum PartitionChoice: String, Sendable, CaseIterable, Codable {
+/// The fault a phase's nemesis injects, once, `start` seconds in, for `hold` seconds:
+/// a partition on the host's bridge, or a fault inside the leader's guest.
+public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case none
     /// The leader of that moment, alone.
     case isolateLeader = "isolate-leader"
     case halves
     case majoritiesRing = "majorities-ring"
     case bridge
+    /// The leader's store killed with SIGKILL, then started again.
+    case killLeader = "kill-leader"
+    /// The leader's store stopped with SIGSTOP, then continued.
+    case pauseLeader = "pause-leader"
+    /// The leader's wall clock moved 60 s ahead, then back.
+    case clockSkew = "clock-skew"
 }
 
 /// A scenario's workload phase, composed as Jepsen composes a test: a workload and its
@@ -31,7 +38,7 @@ public struct WorkloadPhase: Sendable {
     public var workload: WorkloadKind
     public var generator: Generator
     public var consistency: ReadConsistency
-    public var partition: PartitionChoice
+    public var nemesis: NemesisChoice
     public var start: Double
     public var hold: Double
     /// cas-register: registers and values (many values, so that a stale read is visible).
@@ -40,13 +47,13 @@ public struct WorkloadPhase: Sendable {
 
     public init(
         name: String, workload: WorkloadKind, generator: Generator, consistency: ReadConsistency = .linearizable,
-        partition: PartitionChoice = .none, start: Double = 5, hold: Double = 10, keys: Int = 3, values: Int = 5
+        nemesis: NemesisChoice = .none, start: Double = 5, hold: Double = 10, keys: Int = 3, values: Int = 5
     ) {
         self.name = name
         self.workload = workload
         self.generator = generator
         self.consistency = consistency
-        self.partition = partition
+        self.nemesis = nemesis
         self.start = start
         self.hold = hold
         self.keys = keys
@@ -56,7 +63,7 @@ public struct WorkloadPhase: Sendable {
     public struct Outcome: Sendable {
         public var history: History
         public var verdicts: [CheckerVerdict]
-        public var nemesis: PartitionNemesis.Outcome?
+        public var nemesis: NemesisOutcome?
         /// The cas-register's checker result, with its anomaly when there is one.
         public var linearizability: LinearizabilityResult?
         public var set: SetChecker.Result?
@@ -68,77 +75,87 @@ public struct WorkloadPhase: Sendable {
     public func run(on session: RuntimeSession, members: [String]) async throws -> Outcome {
         let clients = try await session.gatewayClients(members)
         let box = NemesisBox()
-        let nemesis: NemesisHook?
-        if let partition = try partitionNemesis(members: members, clients: clients) {
-            nemesis = { record in box.set(await partition.run(cluster: session.cluster, record: record)) }
-        } else {
-            nemesis = nil
-        }
+        let hook = nemesisHook(session: session, members: members, clients: clients, box: box)
         let prefix = "\(name)-\(UUID().uuidString.prefix(8))"
         var outcome: Outcome
         switch workload {
         case .casRegister:
             let history = await CASRegisterWorkload(
                 generator: generator, keys: keys, values: values, prefix: prefix, consistency: consistency
-            ).run(clients: clients, logger: session.logger, nemesis: nemesis)
+            ).run(clients: clients, logger: session.logger, nemesis: hook)
             let result = try await HistoryCheck.run(
                 history, model: .casRegister, timeLimit: 300,
                 picture: session.artifacts.appendingPathComponent("\(name).linear.svg"))
             outcome = Outcome(history: history, verdicts: [CheckerVerdict(result)], linearizability: result)
         case .set:
             let history = await SetWorkload(generator: generator, prefix: prefix)
-                .run(clients: clients, logger: session.logger, nemesis: nemesis)
+                .run(clients: clients, logger: session.logger, nemesis: hook)
             let result = SetChecker().check(history)
             outcome = Outcome(history: history, verdicts: [CheckerVerdict(result)], set: result)
         }
-        outcome.nemesis = nemesis == nil ? nil : box.value
-        if let fault = outcome.nemesis {
+        if hook != nil {
+            let fault = box.value
+            outcome.nemesis = fault
             // A fault that never took effect (or was never undone) leaves the run undecided.
-            let sound = fault.injected && fault.confirmed && fault.healed && fault.healConfirmed
             outcome.verdicts.append(
                 CheckerVerdict(
-                    checker: "nemesis", validity: sound ? .valid : .unknown,
-                    evidence: "\(fault.partition): \(fault.detail)"))
+                    checker: "nemesis", validity: fault.sound ? .valid : .unknown,
+                    evidence: "\(fault.fault): \(fault.detail)"))
         }
         let title =
-            "\(workload.rawValue), \(partition == .none ? "no fault" : partition.rawValue)"
+            "\(workload.rawValue), \(nemesis == .none ? "no fault" : nemesis.rawValue)"
             + (workload == .casRegister ? ", \(consistency.rawValue) reads" : "")
         _ = try WorkloadReport.write(
             outcome.history, verdicts: outcome.verdicts, name: name, title: title, in: session.artifacts)
         return outcome
     }
 
-    func partitionNemesis(members: [String], clients: [EtcdGatewayClient]) throws -> PartitionNemesis? {
-        let shape: @Sendable () async -> Partition?
-        switch partition {
+    /// The nemesis beside the workload, as the hook the workload runs; nil for none.
+    func nemesisHook(
+        session: RuntimeSession, members: [String], clients: [EtcdGatewayClient], box: NemesisBox
+    ) -> NemesisHook? {
+        let cluster = session.cluster
+        let (start, hold) = (start, hold)
+        let partition: @Sendable () async -> Partition?
+        switch nemesis {
         case .none: return nil
-        case .halves: shape = { .halves }
-        case .majoritiesRing: shape = { .majoritiesRing }
-        case .bridge: shape = { .bridge }
+        case .halves: partition = { .halves }
+        case .majoritiesRing: partition = { .majoritiesRing }
+        case .bridge: partition = { .bridge }
         case .isolateLeader:
-            shape = {
-                // An election may be under way: ask again, 10 s at most.
-                for _ in 0..<20 {
-                    for (name, client) in zip(members, clients) {
-                        if let st = try? await client.status(), !st.leader.isEmpty, st.member == st.leader {
-                            return .isolate(name)
-                        }
-                    }
-                    try? await Task.sleep(for: .milliseconds(500))
-                }
-                return nil
-            }
+            partition = { await Self.leader(members: members, clients: clients).map { .isolate($0) } }
+        case .killLeader, .pauseLeader, .clockSkew:
+            let kind: GuestFaultNemesis.Kind =
+                nemesis == .killLeader ? .kill : nemesis == .pauseLeader ? .pause : .clockShift(seconds: 60)
+            let fault = GuestFaultNemesis(
+                kind: kind, start: start, hold: hold, timeoutScale: cluster.timeoutScale,
+                choose: { await Self.leader(members: members, clients: clients) },
+                adapter: { node, arguments in await session.adapter(node, arguments) })
+            return { record in box.set(await fault.run(record: record)) }
         }
-        return PartitionNemesis(members: members, start: start, hold: hold, choose: shape)
+        let fault = PartitionNemesis(members: members, start: start, hold: hold, choose: partition)
+        return { record in box.set(await fault.run(cluster: cluster, record: record)) }
+    }
+
+    /// The member that leads, as the members' own status says; an election may be under
+    /// way, so asked again for 10 s at most.
+    static func leader(members: [String], clients: [EtcdGatewayClient]) async -> String? {
+        for _ in 0..<20 {
+            for (name, client) in zip(members, clients) {
+                if let st = try? await client.status(), !st.leader.isEmpty, st.member == st.leader { return name }
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        return nil
     }
 }
 
 /// Carries a nemesis' outcome out of the workload it ran beside.
 final class NemesisBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var outcome = PartitionNemesis.Outcome()
-    func set(_ o: PartitionNemesis.Outcome) { lock.withLock { outcome = o } }
-    var value: PartitionNemesis.Outcome { lock.withLock { outcome } }
+    private var outcome = NemesisOutcome()
+    func set(_ o: NemesisOutcome) { lock.withLock { outcome = o } }
+    var value: NemesisOutcome { lock.withLock { outcome } }
 }
 
 extension Scenarios {
@@ -147,7 +164,7 @@ extension Scenarios {
     public func workload(_ phase: WorkloadPhase, members: [String]) async throws -> ScenarioResult {
         var r = StepRecorder("workload-\(phase.name)", session: session)
         var outcome: WorkloadPhase.Outcome?
-        try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.partition.rawValue)") {
+        try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesis.rawValue)") {
             let o = try await phase.run(on: session, members: members)
             outcome = o
             let counts = Dictionary(grouping: o.history.operations, by: \.status).mapValues(\.count)

@@ -11,7 +11,7 @@ import Workloads
 
 extension Fault: ExpressibleByArgument {}
 extension WorkloadKind: ExpressibleByArgument {}
-extension PartitionChoice: ExpressibleByArgument {}
+extension NemesisChoice: ExpressibleByArgument {}
 extension ReadConsistency: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
@@ -72,7 +72,8 @@ struct RunScenario: AsyncParsableCommand {
             Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, \
             service logs, domain XML). `workload` runs after bootstrap and join, on the five members: clients in \
             the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) with one \
-            partition on the host's bridge (--nemesis), checked (linearizable, or set) and drawn: \
+            fault (--nemesis): a partition on the host's bridge, or kill -9, SIGSTOP or a clock shift of the \
+            leader's store, checked (linearizable, or set) and drawn: \
             NAME.history.edn, NAME.results.json, NAME.timeline.html, NAME.latency.svg, NAME.rate.svg. \
             Exit 0 passed, 1 failed, 2 could not run.
             """
@@ -84,8 +85,11 @@ struct RunScenario: AsyncParsableCommand {
     @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
     // `workload` only; nil when not given, so that given to another scenario they are refused.
     @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
-    @Option(help: "workload: none, isolate-leader (default), halves, majorities-ring or bridge.")
-    var nemesis: PartitionChoice?
+    @Option(
+        help:
+            "workload: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader or clock-skew (in the leader's guest)."
+    )
+    var nemesis: NemesisChoice?
     @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
     @Option(help: "workload: operations per second over all clients; 0 (default) for as fast as they go.")
     var rate: Double?
@@ -131,14 +135,14 @@ struct RunScenario: AsyncParsableCommand {
         let logger = global.logger()
         let (scenario, fault, keep, nixos) = (self.scenario, self.fault, self.keep, self.nixos)
         let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        let (kind, partition, duration) = (workload ?? .casRegister, nemesis ?? .isolateLeader, duration ?? 30)
+        let (kind, nemesis, duration) = (workload ?? .casRegister, nemesis ?? .isolateLeader, duration ?? 30)
         let consistency = readConsistency ?? .linearizable
         // Jepsen's 5 values let most compares succeed; with serializable reads many values
         // make a stale read visible (with 5, nearly every read has a concurrent write of it).
         let phase = WorkloadPhase(
-            name: "\(kind.rawValue)-\(partition.rawValue)", workload: kind,
+            name: "\(kind.rawValue)-\(nemesis.rawValue)", workload: kind,
             generator: Generator(concurrency: concurrency ?? 10, rate: rate ?? 0, duration: duration, seed: seed),
-            consistency: consistency, partition: partition, start: min(5, duration / 4), hold: duration / 2,
+            consistency: consistency, nemesis: nemesis, start: min(5, duration / 4), hold: duration / 2,
             values: consistency == .serializable ? 1000 : 5)
         if scenario == "workload" { logger.info("workload", metadata: ["seed": "\(seed)"]) }
         do {

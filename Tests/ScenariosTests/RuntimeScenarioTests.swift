@@ -136,13 +136,13 @@ final class RuntimeScenarioTests: XCTestCase {
             try await WorkloadPhase(
                 name: "stale-\(consistency.rawValue)", workload: .casRegister,
                 generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), consistency: consistency,
-                partition: .isolateLeader, start: 4, hold: 8, keys: 2, values: 1000
+                nemesis: .isolateLeader, start: 4, hold: 8, keys: 2, values: 1000
             ).run(on: s.session, members: Scenarios.founders)
         }
         let stale = try await phase(.serializable)
         let broken = try XCTUnwrap(stale.nemesis)
         XCTAssertTrue(broken.injected && broken.confirmed && broken.healed && broken.healConfirmed, broken.detail)
-        XCTAssertTrue(broken.partition.hasPrefix("isolate node0"), broken.partition)
+        XCTAssertTrue(broken.fault.hasPrefix("isolate node0"), broken.fault)
         XCTAssertEqual(
             stale.linearizability?.validity, .invalid, "serializable reads with the leader isolated must be caught")
         XCTAssertNotNil(stale.linearizability?.anomaly?.picture)
@@ -162,7 +162,7 @@ final class RuntimeScenarioTests: XCTestCase {
         let members = Scenarios.founders + Scenarios.joiners
         let outcome = try await WorkloadPhase(
             name: "set-majorities-ring", workload: .set,
-            generator: Generator(concurrency: 10, rate: 0, duration: 30, seed: 5), partition: .majoritiesRing
+            generator: Generator(concurrency: 10, rate: 0, duration: 30, seed: 5), nemesis: .majoritiesRing
         ).run(on: s.session, members: members)
         let fault = try XCTUnwrap(outcome.nemesis)
         XCTAssertTrue(fault.injected && fault.confirmed && fault.healed && fault.healConfirmed, fault.detail)

@@ -2,11 +2,15 @@
 # The scenario adapter for the miniature: Chainfire is etcd behind a REST front.
 # Every target implements the same verbs; scenario logic is written against them.
 #   put KEY VALUE | get KEY | leader | members | health | count PREFIX | keys PREFIX | elections
+#   process | kill | pause | resume | start | clock | clock-shift SECONDS   (the in-guest faults)
 # `leader` prints "MEMBER_ID LEADER_ID TERM" as this node sees it; `members`
 # prints "ID NAME PEER_URL STARTED" lines; `keys` prints the keys under PREFIX in
 # this member's own copy (a serializable read), one a line; `elections` prints
 # "TERM LEADER_ID" for each election Raft logged on this node (IDs in `leader`'s
-# decimal form).
+# decimal form). `process` prints "PID STATE" of the store's process (T when stopped),
+# nothing when there is none; `kill`, `pause` and `resume` send it SIGKILL, SIGSTOP and
+# SIGCONT; `start` starts Chainfire again once its unit has ended; `clock` prints the
+# guest's time in seconds since the epoch, and `clock-shift` moves it.
 # Scenario waits poll these verbs on every member several times a second, and under
 # TCG a Go binary (etcdctl) takes seconds to start and evicts the guest's translated
 # code: each verb is one busybox wget to etcd (its v3 JSON gateway, the RPCs etcdctl
@@ -25,7 +29,29 @@ prefix_range() {
   last=${1#"${1%?}"}
   k=$(b64 "$1") e=$( { printf '%s' "${1%?}"; printf "\\$(printf %03o $(( $(printf %d "'$last") + 1 )))"; } | base64 -w 0)
 }
+# The store's live processes, "PID STATE": etcd, found by name in /proc (not every guest
+# image has pidof); a killed one not yet reaped (Z) is gone.
+store() {
+  for d in /proc/[0-9]*; do
+    [ "$(cat "$d/comm" 2>/dev/null)" = etcd ] && s=$(cat "$d/stat" 2>/dev/null) && s=${s##*) } && s=${s%% *} &&
+      [ "$s" != Z ] && echo "${d#/proc/} $s"
+  done
+}
 case "$1" in
+  process) store; true ;;
+  kill|pause|resume)
+    p=$(store | cut -d' ' -f1); [ -n "$p" ] || { echo "adapter: no etcd process to $1" >&2; exit 1; }
+    case "$1" in kill) s=KILL ;; pause) s=STOP ;; *) s=CONT ;; esac
+    kill -"$s" $p ;;
+  start)
+    [ -z "$(store)" ] || exit 0
+    # The unit's shell outlives its etcd by a moment; a start before it ends is a no-op.
+    i=0; while systemctl is-active chainfire >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+    systemctl start chainfire ;;
+  clock) date +%s ;;
+  clock-shift)
+    case "$2" in ''|*[!0-9-]*) echo "adapter: clock-shift takes whole seconds, not '$2'" >&2; exit 2 ;; esac
+    date -s "@$(( $(date +%s) + $2 ))" >/dev/null && date +%s ;;
   put) v3 kv/put "{\"key\":\"$(b64 "$2")\",\"value\":\"$(b64 "$3")\"}" >/dev/null ;;
   get)
     # etcdctl get --print-value-only: the value and a newline, nothing for no key.
