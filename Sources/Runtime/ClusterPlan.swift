@@ -72,6 +72,23 @@ public struct ClusterPlan: Sendable, Codable {
         ]
     }
 
+    /// The seeded bug "unpersisted writes": the same plan with Chainfire's data directory
+    /// on a tmpfs, mounted by its unit when not already there (as on a NixOS VM without a
+    /// disk image). etcd still acknowledges each write after its fsync, which a power loss
+    /// then erases; a kill alone keeps the tmpfs and its data.
+    public func withStoreOnTmpfs() -> ClusterPlan {
+        var plan = self
+        for i in plan.nodes.indices {
+            guard var chainfire = plan.nodes[i].services["chainfire"] else { continue }
+            let dir = chainfire.environment["CHAINFIRE_DATA_DIR"] ?? "/var/lib/chainfire"
+            chainfire.script =
+                "mkdir -p \(dir)\ngrep -q ' \(dir) tmpfs ' /proc/mounts || mount -t tmpfs phc-unpersisted \(dir)\n"
+                + chainfire.script
+            plan.nodes[i].services["chainfire"] = chainfire
+        }
+        return plan
+    }
+
     public func node(_ name: String) throws -> NodePlan {
         guard let node = nodes.first(where: { $0.name == name }) else {
             let reason =

@@ -226,16 +226,7 @@ extension Scenarios {
             let confirmation: String
             switch fault {
             case .destroy:
-                try await victim.start()
-                try await victim.waitForSSH(timeout: 60 * session.cluster.timeoutScale)
-                // A NixOS node starts its own units at boot. A fixture guest's /etc is
-                // fresh: reinstall its units (its disk kept the data) and start them.
-                if !session.nodesRunTheirOwnUnits {
-                    let nodePlan = try plan.node(node)
-                    try await Provisioner.run(
-                        Provisioner(plan: plan).script(for: nodePlan, start: true, reset: false), on: victim)
-                }
-                try await session.installTools(on: victim)
+                try await powerOn(victim)
                 confirmation = "\(node) booted again and answers SSH"
             case .suspend:
                 try await victim.resume()
@@ -255,6 +246,19 @@ extension Scenarios {
             session.logger.error("heal of \(node) failed", metadata: ["error": "\(error)"])
             return error
         }
+    }
+
+    /// Starts a node that lost power, on the same disk, and readies it. A NixOS node starts
+    /// its own units at boot; a fixture guest's /etc is fresh, so its units are installed
+    /// again (its disk kept their data) and started.
+    public func powerOn(_ node: Node) async throws {
+        try await node.start()
+        try await node.waitForSSH(timeout: 60 * session.cluster.timeoutScale)
+        if !session.nodesRunTheirOwnUnits {
+            let script = Provisioner(plan: plan).script(for: try plan.node(node.name), start: true, reset: false)
+            try await Provisioner.run(script, on: node)
+        }
+        try await session.installTools(on: node)
     }
 
     /// Brings a node's cluster link up and waits until `probe` reaches it. A CI run under

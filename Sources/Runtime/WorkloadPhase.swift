@@ -1,5 +1,6 @@
 import Foundation
 import Harness
+import HostCommand
 import Linearizability
 import Logging
 import Nemesis
@@ -28,6 +29,10 @@ public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case pauseLeader = "pause-leader"
     /// The leader's wall clock moved 60 s ahead, then back.
     case clockSkew = "clock-skew"
+    /// Power lost at once by a majority of the members, the leader among them, then restored.
+    case powerLossMajority = "power-loss-majority"
+    /// Power lost at once by every member, then restored.
+    case powerLossAll = "power-loss-all"
 }
 
 /// A scenario's workload phase, composed as Jepsen composes a test: a workload and its
@@ -70,12 +75,13 @@ public struct WorkloadPhase: Sendable {
         public var valid: Bool { verdicts.allSatisfy { $0.validity == .valid } }
     }
 
-    /// Runs on `members` (clients through their forwards, 2 a member unless the generator
-    /// says otherwise) and checks the history.
-    public func run(on session: RuntimeSession, members: [String]) async throws -> Outcome {
+    /// Runs on `members` of the scenarios' cluster (clients through their forwards, client
+    /// i on member i mod n) and checks the history.
+    public func run(in scenarios: Scenarios, members: [String]) async throws -> Outcome {
+        let session = scenarios.session
         let clients = try await session.gatewayClients(members)
         let box = NemesisBox()
-        let hook = nemesisHook(session: session, members: members, clients: clients, box: box)
+        let hook = nemesisHook(scenarios: scenarios, members: members, clients: clients, box: box)
         let prefix = "\(name)-\(UUID().uuidString.prefix(8))"
         var outcome: Outcome
         switch workload {
@@ -93,6 +99,9 @@ public struct WorkloadPhase: Sendable {
             let result = SetChecker().check(history)
             outcome = Outcome(history: history, verdicts: [CheckerVerdict(result)], set: result)
         }
+        outcome.verdicts.append(
+            await Self.liveness(
+                clients, members: members, key: "\(prefix)/liveness", bound: 30 * session.cluster.timeoutScale))
         if hook != nil {
             let fault = box.value
             outcome.nemesis = fault
@@ -112,8 +121,9 @@ public struct WorkloadPhase: Sendable {
 
     /// The nemesis beside the workload, as the hook the workload runs; nil for none.
     func nemesisHook(
-        session: RuntimeSession, members: [String], clients: [EtcdGatewayClient], box: NemesisBox
+        scenarios: Scenarios, members: [String], clients: [EtcdGatewayClient], box: NemesisBox
     ) -> NemesisHook? {
+        let session = scenarios.session
         let cluster = session.cluster
         let (start, hold) = (start, hold)
         let partition: @Sendable () async -> Partition?
@@ -132,9 +142,48 @@ public struct WorkloadPhase: Sendable {
                 choose: { await Self.leader(members: members, clients: clients) },
                 adapter: { node, arguments in await session.adapter(node, arguments) })
             return { record in box.set(await fault.run(record: record)) }
+        case .powerLossMajority, .powerLossAll:
+            let all = nemesis == .powerLossAll
+            let fault = PowerLossNemesis(
+                start: start, hold: hold,
+                choose: {
+                    guard !all else { return members }
+                    let leader = await Self.leader(members: members, clients: clients)
+                    let others = members.filter { $0 != leader }
+                    return leader.map { [$0] + others.prefix(members.count / 2) }
+                },
+                powerOn: { try await scenarios.powerOn($0) })
+            return { record in box.set(await fault.run(cluster: cluster, record: record)) }
         }
         let fault = PartitionNemesis(members: members, start: start, hold: hold, choose: partition)
         return { record in box.set(await fault.run(cluster: cluster, record: record)) }
+    }
+
+    /// Liveness: after the workload and the last heal, the cluster takes a write through
+    /// some member within `bound` seconds.
+    static func liveness(_ clients: [EtcdGatewayClient], members: [String], key: String, bound: Double) async
+        -> CheckerVerdict
+    {
+        let start = ContinuousClock.now
+        var last = "no attempt"
+        while ContinuousClock.now - start < .milliseconds(Int64(bound * 1000)) {
+            for (name, client) in zip(members, clients) {
+                do throws(ClientError) {
+                    try await client.put(key, "alive")
+                    let took = (ContinuousClock.now - start).seconds
+                    return CheckerVerdict(
+                        checker: "liveness", validity: .valid,
+                        evidence:
+                            "a write through \(name) acknowledged \(String(format: "%.1f", took)) s after the workload")
+                } catch {
+                    last = "\(name): \(error)"
+                }
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+        return CheckerVerdict(
+            checker: "liveness", validity: .invalid,
+            evidence: "no member acknowledged a write within \(Int(bound)) s after the workload (last: \(last))")
     }
 
     /// The member that leads, as the members' own status says; an election may be under
@@ -165,7 +214,7 @@ extension Scenarios {
         var r = StepRecorder("workload-\(phase.name)", session: session)
         var outcome: WorkloadPhase.Outcome?
         try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesis.rawValue)") {
-            let o = try await phase.run(on: session, members: members)
+            let o = try await phase.run(in: self, members: members)
             outcome = o
             let counts = Dictionary(grouping: o.history.operations, by: \.status).mapValues(\.count)
             return "seed \(phase.generator.seed): \(o.history.operations.count) operations, ok \(counts[.ok] ?? 0), "

@@ -29,12 +29,15 @@ extension Generator {
     /// Runs `concurrency` workers until `duration` ends, paced to `rate` over all of them,
     /// with `nemesis` beside them and progress logged every `progressEvery` seconds.
     /// `step` is one operation of a worker's process, with the worker's own random numbers
-    /// (from the seed); it returns true when the outcome is unknown: then the process is
-    /// retired, as Jepsen's are.
+    /// (from the seed); it returns how the operation completed. After :info the process is
+    /// retired, as Jepsen's are; after :fail the worker waits 100 ms, so that clients of a
+    /// cluster that is down (refused at once) do not spin.
     func drive(
         clients: [EtcdGatewayClient], recorder: HistoryRecorder, logger: Logger, progressEvery: Double,
         nemesis: NemesisHook?,
-        step: @escaping @Sendable (_ client: EtcdGatewayClient, _ process: Int64, _ rng: inout SplitMix64) async -> Bool
+        step:
+            @escaping @Sendable (_ client: EtcdGatewayClient, _ process: Int64, _ rng: inout SplitMix64) async ->
+            HistoryEvent.Kind
     ) async {
         let interval = rate > 0 ? Double(concurrency) / rate : 0
         let end = ContinuousClock.now + .milliseconds(Int64(duration * 1000))
@@ -75,7 +78,11 @@ extension Generator {
                             next = next + .milliseconds(Int64(interval * 1000))
                             try? await Task.sleep(until: next, clock: .continuous)
                         }
-                        if await step(client, process, &rng) { process += Int64(concurrency) }
+                        switch await step(client, process, &rng) {
+                        case .info: process += Int64(concurrency)
+                        case .fail: try? await Task.sleep(for: .milliseconds(100))
+                        default: break
+                        }
                     }
                 }
             }
@@ -176,9 +183,9 @@ public struct CASRegisterWorkload: Sendable {
         return (try? History(events: recorder.all)) ?? (try! History(events: []))
     }
 
-    /// One operation, recorded; true when its outcome is unknown.
+    /// One operation, recorded; how it completed.
     func operation(_ rng: inout SplitMix64, process: Int64, client: EtcdGatewayClient, recorder: HistoryRecorder)
-        async -> Bool
+        async -> HistoryEvent.Kind
     {
         let keyNumber = Int(rng.next() % UInt64(max(keys, 1)))
         let key = "\(prefix)/r\(keyNumber)"
@@ -194,20 +201,21 @@ public struct CASRegisterWorkload: Sendable {
             do {
                 let v = try await client.get(key, consistency: consistency)
                 recorder.record(event(.ok, "read", value(v)))
+                return .ok
             } catch {
                 recorder.record(event(.fail, "read", .null))  // a read that failed changed nothing
+                return .fail
             }
-            return false
         case 1:
             let v = EDNValue.int(Int64(rng.next() % UInt64(values)))
             recorder.record(event(.invoke, "write", v))
             do {
                 try await client.put(key, "\(v)")
                 recorder.record(event(.ok, "write", v))
-                return false
+                return .ok
             } catch {
                 recorder.record(event(error.notApplied ? .fail : .info, "write", v))
-                return !error.notApplied
+                return error.notApplied ? .fail : .info
             }
         default:
             let old = Int64(rng.next() % UInt64(values)), new = Int64(rng.next() % UInt64(values))
@@ -216,12 +224,12 @@ public struct CASRegisterWorkload: Sendable {
             do {
                 let swapped = try await client.compareAndSet(key, old: "\(old)", new: "\(new)")
                 recorder.record(event(swapped ? .ok : .fail, "cas", pair))
-                return false
+                return .ok  // a compare that failed is an answer: no back-off
             } catch {
                 // Not :fail even when it never got there: the model reads a :fail cas as
                 // "the compare failed", an observation of the register.
                 recorder.record(event(.info, "cas", pair))
-                return true
+                return .info
             }
         }
     }

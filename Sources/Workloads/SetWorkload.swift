@@ -32,11 +32,11 @@ public struct SetWorkload: Sendable {
             do throws(ClientError) {
                 try await client.put("\(prefix)/e\(v)", "\(v)")
                 recorder.record(HistoryEvent(process: p, kind: .ok, f: "add", value: .int(v)))
-                return false
+                return .ok
             } catch {
-                recorder.record(
-                    HistoryEvent(process: p, kind: error.notApplied ? .fail : .info, f: "add", value: .int(v)))
-                return !error.notApplied
+                let kind: HistoryEvent.Kind = error.notApplied ? .fail : .info
+                recorder.record(HistoryEvent(process: p, kind: kind, f: "add", value: .int(v)))
+                return kind
             }
         }
         logger.info("set: adds done; each member's final read", metadata: ["adds": "\(counter.value)"])

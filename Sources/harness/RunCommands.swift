@@ -72,8 +72,8 @@ struct RunScenario: AsyncParsableCommand {
             Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, \
             service logs, domain XML). `workload` runs after bootstrap and join, on the five members: clients in \
             the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) with one \
-            fault (--nemesis): a partition on the host's bridge, or kill -9, SIGSTOP or a clock shift of the \
-            leader's store, checked (linearizable, or set) and drawn: \
+            fault (--nemesis): a partition on the host's bridge; kill -9, SIGSTOP or a clock shift of the \
+            leader's store; or power loss of a majority or of every member. Checked (linearizable, or set; liveness after the heal) and drawn: \
             NAME.history.edn, NAME.results.json, NAME.timeline.html, NAME.latency.svg, NAME.rate.svg. \
             Exit 0 passed, 1 failed, 2 could not run.
             """
@@ -87,7 +87,7 @@ struct RunScenario: AsyncParsableCommand {
     @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
     @Option(
         help:
-            "workload: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader or clock-skew (in the leader's guest)."
+            "workload: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."
     )
     var nemesis: NemesisChoice?
     @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
@@ -98,6 +98,10 @@ struct RunScenario: AsyncParsableCommand {
     var readConsistency: ReadConsistency?
     @Option(help: "workload: the generator's seed (a run prints it; the same seed replays its choices).")
     var seed: UInt64?
+    @Flag(
+        help:
+            "workload: Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss erases (try --nemesis power-loss-all); fixture guests only."
+    ) var storeOnTmpfs = false
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(
@@ -115,11 +119,16 @@ struct RunScenario: AsyncParsableCommand {
             workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" },
             concurrency.map { _ in "--concurrency" }, rate.map { _ in "--rate" }, duration.map { _ in "--duration" },
             readConsistency.map { _ in "--read-consistency" }, seed.map { _ in "--seed" },
+            storeOnTmpfs ? "--store-on-tmpfs" : nil,
         ]
         if scenario != "workload", !given.compactMap({ $0 }).isEmpty {
             throw ValidationError(
                 "\(given.compactMap { $0 }.joined(separator: ", ")) apply to `harness run workload` only, "
                     + "not to \(scenario)")
+        }
+        if storeOnTmpfs && nixos {
+            throw ValidationError(
+                "--store-on-tmpfs applies to fixture guests, whose units the harness installs: drop --nixos")
         }
         if let concurrency, !(1...1000).contains(concurrency) {
             throw ValidationError("--concurrency must be 1 to 1000 clients, not \(concurrency)")
@@ -133,7 +142,9 @@ struct RunScenario: AsyncParsableCommand {
 
     func run() async throws {
         let logger = global.logger()
-        let (scenario, fault, keep, nixos) = (self.scenario, self.fault, self.keep, self.nixos)
+        let (scenario, fault, keep, nixos, storeOnTmpfs) = (
+            self.scenario, self.fault, self.keep, self.nixos, self.storeOnTmpfs
+        )
         let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         let (kind, nemesis, duration) = (workload ?? .casRegister, nemesis ?? .isolateLeader, duration ?? 30)
         let consistency = readConsistency ?? .linearizable
@@ -151,7 +162,7 @@ struct RunScenario: AsyncParsableCommand {
                 try await withRuntimeSession(
                     fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger
                 ) { session, plan, report in
-                    let s = Scenarios(session: session, plan: plan)
+                    let s = Scenarios(session: session, plan: storeOnTmpfs ? plan.withStoreOnTmpfs() : plan)
                     // Each scenario starts from the state the one before leaves.
                     report.scenarios.append(try await s.bootstrap())
                     if scenario == "bootstrap" { return }

@@ -122,7 +122,11 @@ final class CLIInputTests: XCTestCase {
             "--workload, --seed apply to `harness run workload`")
         try await assertBadInput(["run", "workload", "--concurrency", "0"], "--concurrency must be 1 to 1000")
         try await assertBadInput(["run", "workload", "--duration", "nan"], "--duration must be more than 0")
-        try await assertBadInput(["run", "workload", "--nemesis", "chaos"], "'none', 'isolate-leader'")
+        try await assertBadInput(
+            ["run", "workload", "--nemesis", "chaos"], "invalid for '--nemesis", "- power-loss-all")
+        try await assertBadInput(
+            ["run", "join", "--store-on-tmpfs"], "--store-on-tmpfs apply to `harness run workload`")
+        try await assertBadInput(["run", "workload", "--store-on-tmpfs", "--nixos"], "fixture guests", "drop --nixos")
         // Runtime repro honours --ledger and --nixpkgs-lib: bad ones stop it before anything boots.
         let dir = try temporaryDirectory()
         let ledger = dir.appendingPathComponent("none.json").path
