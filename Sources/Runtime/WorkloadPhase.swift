@@ -35,6 +35,17 @@ public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case powerLossAll = "power-loss-all"
 }
 
+/// When a phase's faults happen. The seed of the phase's generator drives the random
+/// schedule too, so `--seed` replays it.
+public enum NemesisSchedule: String, Sendable, CaseIterable, Codable {
+    /// Each fault of the list once, in order: `start` seconds in (and after each heal),
+    /// held `hold` seconds.
+    case once
+    /// Faults drawn from the list at random, after random gaps of 1 to 2×`start` seconds,
+    /// each held `hold` seconds, for as long as the workload runs.
+    case random
+}
+
 /// A scenario's workload phase, composed as Jepsen composes a test: a workload and its
 /// generator, a nemesis, and the checkers its history goes through. Leaves
 /// NAME.history.edn, NAME.results.json, NAME.timeline.html and the plots in the run directory.
@@ -43,7 +54,9 @@ public struct WorkloadPhase: Sendable {
     public var workload: WorkloadKind
     public var generator: Generator
     public var consistency: ReadConsistency
-    public var nemesis: NemesisChoice
+    /// The faults, as `schedule` orders them; none for a run without faults.
+    public var nemesis: [NemesisChoice]
+    public var schedule: NemesisSchedule
     public var start: Double
     public var hold: Double
     /// cas-register: registers and values (many values, so that a stale read is visible).
@@ -52,13 +65,15 @@ public struct WorkloadPhase: Sendable {
 
     public init(
         name: String, workload: WorkloadKind, generator: Generator, consistency: ReadConsistency = .linearizable,
-        nemesis: NemesisChoice = .none, start: Double = 5, hold: Double = 10, keys: Int = 3, values: Int = 5
+        nemesis: [NemesisChoice] = [], schedule: NemesisSchedule = .once, start: Double = 5, hold: Double = 10,
+        keys: Int = 3, values: Int = 5
     ) {
         self.name = name
         self.workload = workload
         self.generator = generator
         self.consistency = consistency
-        self.nemesis = nemesis
+        self.nemesis = nemesis.filter { $0 != .none }
+        self.schedule = schedule
         self.start = start
         self.hold = hold
         self.keys = keys
@@ -68,7 +83,8 @@ public struct WorkloadPhase: Sendable {
     public struct Outcome: Sendable {
         public var history: History
         public var verdicts: [CheckerVerdict]
-        public var nemesis: NemesisOutcome?
+        /// Each fault the nemesis injected, in order.
+        public var faults: [NemesisOutcome] = []
         /// The cas-register's checker result, with its anomaly when there is one.
         public var linearizability: LinearizabilityResult?
         public var set: SetChecker.Result?
@@ -103,32 +119,74 @@ public struct WorkloadPhase: Sendable {
             await Self.liveness(
                 clients, members: members, key: "\(prefix)/liveness", bound: 30 * session.cluster.timeoutScale))
         if hook != nil {
-            let fault = box.value
-            outcome.nemesis = fault
+            outcome.faults = box.value
             // A fault that never took effect (or was never undone) leaves the run undecided.
+            let sound = !outcome.faults.isEmpty && outcome.faults.allSatisfy(\.sound)
             outcome.verdicts.append(
                 CheckerVerdict(
-                    checker: "nemesis", validity: fault.sound ? .valid : .unknown,
-                    evidence: "\(fault.fault): \(fault.detail)"))
+                    checker: "nemesis", validity: sound ? .valid : .unknown,
+                    evidence: outcome.faults.isEmpty
+                        ? "no fault was injected"
+                        : outcome.faults.map { "\($0.fault): \($0.detail)" }.joined(separator: "\n")))
         }
         let title =
-            "\(workload.rawValue), \(nemesis == .none ? "no fault" : nemesis.rawValue)"
+            "\(workload.rawValue), \(nemesisText)"
             + (workload == .casRegister ? ", \(consistency.rawValue) reads" : "")
         _ = try WorkloadReport.write(
             outcome.history, verdicts: outcome.verdicts, name: name, title: title, in: session.artifacts)
         return outcome
     }
 
-    /// The nemesis beside the workload, as the hook the workload runs; nil for none.
+    /// The faults and their schedule in words, e.g. "kill-leader, isolate-leader (random)".
+    public var nemesisText: String {
+        nemesis.isEmpty
+            ? "no fault"
+            : nemesis.map(\.rawValue).joined(separator: ", ") + (schedule == .random ? " (random)" : "")
+    }
+
+    /// The nemesis beside the workload, as the hook the workload runs: the faults on their
+    /// schedule, each outcome kept in `box`; nil for none.
     func nemesisHook(
         scenarios: Scenarios, members: [String], clients: [EtcdGatewayClient], box: NemesisBox
     ) -> NemesisHook? {
+        guard !nemesis.isEmpty else { return nil }
+        let (start, hold, schedule, duration, seed) = (start, hold, schedule, generator.duration, generator.seed)
+        typealias Fault = @Sendable (Double, @escaping @Sendable (String, String) -> Void) async -> NemesisOutcome
+        let faults = nemesis.map { choice -> Fault in
+            { start, record in
+                await Self.inject(
+                    choice, start: start, hold: hold, scenarios: scenarios, members: members, clients: clients,
+                    record: record)
+            }
+        }
+        return { record in
+            let end = ContinuousClock.now + .milliseconds(Int64(duration * 1000))
+            var rng = SplitMix64(seed: seed ^ 0x6E65_6D65_7369_7321)
+            switch schedule {
+            case .once:
+                for fault in faults { box.append(await fault(start, record)) }
+            case .random:
+                // A fault starts only when its gap and hold fit in the workload's time.
+                while true {
+                    let gap = 1 + Double(rng.next() % UInt64(max(1000, Int(start * 2000)))) / 1000
+                    guard ContinuousClock.now + .milliseconds(Int64((gap + hold) * 1000)) <= end else { break }
+                    let fault = faults[Int(rng.next() % UInt64(faults.count))]
+                    box.append(await fault(gap, record))
+                }
+            }
+        }
+    }
+
+    /// One fault, injected `start` seconds from now and held `hold` seconds, then healed.
+    static func inject(
+        _ choice: NemesisChoice, start: Double, hold: Double, scenarios: Scenarios, members: [String],
+        clients: [EtcdGatewayClient], record: @escaping @Sendable (String, String) -> Void
+    ) async -> NemesisOutcome {
         let session = scenarios.session
         let cluster = session.cluster
-        let (start, hold) = (start, hold)
         let partition: @Sendable () async -> Partition?
-        switch nemesis {
-        case .none: return nil
+        switch choice {
+        case .none: return NemesisOutcome()
         case .halves: partition = { .halves }
         case .majoritiesRing: partition = { .majoritiesRing }
         case .bridge: partition = { .bridge }
@@ -136,14 +194,14 @@ public struct WorkloadPhase: Sendable {
             partition = { await Self.leader(members: members, clients: clients).map { .isolate($0) } }
         case .killLeader, .pauseLeader, .clockSkew:
             let kind: GuestFaultNemesis.Kind =
-                nemesis == .killLeader ? .kill : nemesis == .pauseLeader ? .pause : .clockShift(seconds: 60)
+                choice == .killLeader ? .kill : choice == .pauseLeader ? .pause : .clockShift(seconds: 60)
             let fault = GuestFaultNemesis(
                 kind: kind, start: start, hold: hold, timeoutScale: cluster.timeoutScale,
                 choose: { await Self.leader(members: members, clients: clients) },
                 adapter: { node, arguments in await session.adapter(node, arguments) })
-            return { record in box.set(await fault.run(record: record)) }
+            return await fault.run(record: record)
         case .powerLossMajority, .powerLossAll:
-            let all = nemesis == .powerLossAll
+            let all = choice == .powerLossAll
             let fault = PowerLossNemesis(
                 start: start, hold: hold,
                 choose: {
@@ -153,10 +211,10 @@ public struct WorkloadPhase: Sendable {
                     return leader.map { [$0] + others.prefix(members.count / 2) }
                 },
                 powerOn: { try await scenarios.powerOn($0) })
-            return { record in box.set(await fault.run(cluster: cluster, record: record)) }
+            return await fault.run(cluster: cluster, record: record)
         }
-        let fault = PartitionNemesis(members: members, start: start, hold: hold, choose: partition)
-        return { record in box.set(await fault.run(cluster: cluster, record: record)) }
+        return await PartitionNemesis(members: members, start: start, hold: hold, choose: partition)
+            .run(cluster: cluster, record: record)
     }
 
     /// Liveness: after the workload and the last heal, the cluster takes a write through
@@ -199,12 +257,12 @@ public struct WorkloadPhase: Sendable {
     }
 }
 
-/// Carries a nemesis' outcome out of the workload it ran beside.
+/// Carries a nemesis' outcomes out of the workload it ran beside.
 final class NemesisBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var outcome = NemesisOutcome()
-    func set(_ o: NemesisOutcome) { lock.withLock { outcome = o } }
-    var value: NemesisOutcome { lock.withLock { outcome } }
+    private var outcomes: [NemesisOutcome] = []
+    func append(_ o: NemesisOutcome) { lock.withLock { outcomes.append(o) } }
+    var value: [NemesisOutcome] { lock.withLock { outcomes } }
 }
 
 extension Scenarios {
@@ -213,7 +271,7 @@ extension Scenarios {
     public func workload(_ phase: WorkloadPhase, members: [String]) async throws -> ScenarioResult {
         var r = StepRecorder("workload-\(phase.name)", session: session)
         var outcome: WorkloadPhase.Outcome?
-        try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesis.rawValue)") {
+        try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesisText)") {
             let o = try await phase.run(in: self, members: members)
             outcome = o
             let counts = Dictionary(grouping: o.history.operations, by: \.status).mapValues(\.count)

@@ -11,7 +11,7 @@ import Workloads
 
 extension Fault: ExpressibleByArgument {}
 extension WorkloadKind: ExpressibleByArgument {}
-extension NemesisChoice: ExpressibleByArgument {}
+extension NemesisSchedule: ExpressibleByArgument {}
 extension ReadConsistency: ExpressibleByArgument {}
 
 /// Boots the planned nodes, runs `body`, writes the report, and tears down (or keeps).
@@ -87,9 +87,13 @@ struct RunScenario: AsyncParsableCommand {
     @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
     @Option(
         help:
-            "workload: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."
+            "workload: a comma-separated list of faults: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."
     )
-    var nemesis: NemesisChoice?
+    var nemesis: String?
+    @Option(
+        help:
+            "workload: once (default: each fault of --nemesis in turn) or random (faults from the list at random intervals, from --seed, while the workload runs)."
+    ) var schedule: NemesisSchedule?
     @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
     @Option(help: "workload: operations per second over all clients; 0 (default) for as fast as they go.")
     var rate: Double?
@@ -109,6 +113,20 @@ struct RunScenario: AsyncParsableCommand {
             "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join."
     ) var nixos = false
 
+    /// --nemesis as faults (isolate-leader when not given).
+    func faults() throws -> [NemesisChoice] {
+        try (nemesis ?? NemesisChoice.isolateLeader.rawValue).split(separator: ",", omittingEmptySubsequences: false)
+            .map { word in
+                let name = word.trimmingCharacters(in: .whitespaces)
+                guard let fault = NemesisChoice(rawValue: name) else {
+                    throw ValidationError(
+                        "unknown fault `\(name)` in --nemesis: a comma-separated list of "
+                            + NemesisChoice.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                return fault
+            }
+    }
+
     static let scenarios = ["bootstrap", "join", "failover", "all", "workload"]
 
     func validate() throws {
@@ -116,7 +134,7 @@ struct RunScenario: AsyncParsableCommand {
             throw ValidationError("unknown scenario `\(scenario)`: one of \(Self.scenarios.joined(separator: ", "))")
         }
         let given: [String?] = [
-            workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" },
+            workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" }, schedule.map { _ in "--schedule" },
             concurrency.map { _ in "--concurrency" }, rate.map { _ in "--rate" }, duration.map { _ in "--duration" },
             readConsistency.map { _ in "--read-consistency" }, seed.map { _ in "--seed" },
             storeOnTmpfs ? "--store-on-tmpfs" : nil,
@@ -126,6 +144,7 @@ struct RunScenario: AsyncParsableCommand {
                 "\(given.compactMap { $0 }.joined(separator: ", ")) apply to `harness run workload` only, "
                     + "not to \(scenario)")
         }
+        _ = try faults()
         if storeOnTmpfs && nixos {
             throw ValidationError(
                 "--store-on-tmpfs applies to fixture guests, whose units the harness installs: drop --nixos")
@@ -146,14 +165,17 @@ struct RunScenario: AsyncParsableCommand {
             self.scenario, self.fault, self.keep, self.nixos, self.storeOnTmpfs
         )
         let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        let (kind, nemesis, duration) = (workload ?? .casRegister, nemesis ?? .isolateLeader, duration ?? 30)
+        let (kind, faults, schedule, duration) = (
+            workload ?? .casRegister, try faults(), schedule ?? .once, duration ?? 30
+        )
         let consistency = readConsistency ?? .linearizable
         // Jepsen's 5 values let most compares succeed; with serializable reads many values
         // make a stale read visible (with 5, nearly every read has a concurrent write of it).
         let phase = WorkloadPhase(
-            name: "\(kind.rawValue)-\(nemesis.rawValue)", workload: kind,
+            name: "\(kind.rawValue)-\(faults.map(\.rawValue).joined(separator: "-"))", workload: kind,
             generator: Generator(concurrency: concurrency ?? 10, rate: rate ?? 0, duration: duration, seed: seed),
-            consistency: consistency, nemesis: nemesis, start: min(5, duration / 4), hold: duration / 2,
+            consistency: consistency, nemesis: faults, schedule: schedule, start: min(5, duration / 4),
+            hold: schedule == .random ? min(8, duration / 4) : duration / (2 * Double(max(faults.count, 1))),
             values: consistency == .serializable ? 1000 : 5)
         if scenario == "workload" { logger.info("workload", metadata: ["seed": "\(seed)"]) }
         do {

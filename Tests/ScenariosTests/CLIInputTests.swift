@@ -123,7 +123,10 @@ final class CLIInputTests: XCTestCase {
         try await assertBadInput(["run", "workload", "--concurrency", "0"], "--concurrency must be 1 to 1000")
         try await assertBadInput(["run", "workload", "--duration", "nan"], "--duration must be more than 0")
         try await assertBadInput(
-            ["run", "workload", "--nemesis", "chaos"], "invalid for '--nemesis", "- power-loss-all")
+            ["run", "workload", "--nemesis", "kill-leader,chaos"], "unknown fault `chaos` in --nemesis",
+            "isolate-leader", "power-loss-all")
+        try await assertBadInput(["run", "workload", "--schedule", "often"], "'once' and 'random'")
+        try await assertBadInput(["run", "join", "--schedule", "random"], "--schedule apply to `harness run workload`")
         try await assertBadInput(
             ["run", "join", "--store-on-tmpfs"], "--store-on-tmpfs apply to `harness run workload`")
         try await assertBadInput(["run", "workload", "--store-on-tmpfs", "--nixos"], "fixture guests", "drop --nixos")
