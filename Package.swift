@@ -34,7 +34,9 @@ let package = Package(
         // Clients and workloads that drive a cluster from the host (through forwards).
         .target(
             name: "Workloads",
-            dependencies: ["Linearizability", "Blocking", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Linearizability", "Blocking", "HostCommand", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // What a run leaves to look at: results.json, timeline.html, latency and rate plots.
         .target(name: "Report", dependencies: ["Linearizability"], swiftSettings: strict),
@@ -84,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "WorkloadsTests",
             dependencies: [
-                "Workloads", "Linearizability", "HostCommand", "Harness",
+                "Workloads", "Linearizability", "HostCommand", "Harness", "harness",
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .testTarget(

@@ -304,16 +304,14 @@ final class ChildPipes: Sendable {
     init(stdin: Data?, command: String) throws {
         var made: [Int32] = []
         func pipe() throws -> (read: Int32, write: Int32) {
-            var fds: [Int32] = [-1, -1]
-            // CLOEXEC from the start, so a child spawned at the same time elsewhere cannot inherit them.
-            guard let pipe2 = LibC.pipe2, pipe2(&fds, O_CLOEXEC) == 0 else {
-                let code = LibC.pipe2 == nil ? ENOSYS : errno
-                let message = "cannot start \(command): pipe2: \(String(cString: strerror(code)))"
+            do {
+                let fds = try Self.pipe(command: command)
+                made += [fds.read, fds.write]
+                return fds
+            } catch {
                 made.forEach { _ = Glibc.close($0) }
-                throw HostCommandError(kind: .cannotStart, command: command, message: message)
+                throw error
             }
-            made += fds
-            return (fds[0], fds[1])
         }
         let out = try pipe(), err = try pipe()
         let inPipe = try stdin.map { _ in try pipe() }
@@ -332,6 +330,18 @@ final class ChildPipes: Sendable {
     }
 
     deinit { openDescriptors.withLock { $0.forEach { _ = Glibc.close($0) } } }
+
+    /// A pipe, close-on-exec from the start, so a child spawned at the same time elsewhere
+    /// cannot inherit it.
+    static func pipe(command: String) throws -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        guard let pipe2 = LibC.pipe2, pipe2(&fds, O_CLOEXEC) == 0 else {
+            let code = LibC.pipe2 == nil ? ENOSYS : errno
+            let message = "cannot start \(command): pipe2: \(String(cString: strerror(code)))"
+            throw HostCommandError(kind: .cannotStart, command: command, message: message)
+        }
+        return (fds[0], fds[1])
+    }
 
     private func close(_ fd: Int32) {
         if openDescriptors.withLock({ $0.remove(fd) }) != nil { _ = Glibc.close(fd) }
@@ -398,7 +408,7 @@ final class ChildPipes: Sendable {
 
     /// A write to a pipe whose reader is gone raises SIGPIPE, which would end the harness:
     /// it is blocked on this thread for the write, and the one this write raised is consumed.
-    private static func writeWithoutSIGPIPE(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    static func writeWithoutSIGPIPE(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
         var pipeSignal = sigset_t(), previous = sigset_t()
         sigemptyset(&pipeSignal)
         sigaddset(&pipeSignal, SIGPIPE)

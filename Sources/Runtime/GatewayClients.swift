@@ -14,3 +14,18 @@ extension RuntimeSession {
         return clients
     }
 }
+
+extension RuntimeSession {
+    /// Each member's client: the built-in one, or `program` (a checkout's client speaking
+    /// docs/client-contract.md in JSON lines), started once per member with the member's
+    /// forwarded endpoint as its last argument, its stderr kept as client-<member>.log.
+    public func storeClients(_ members: [String], program: [String]?) async throws -> [any StoreClient] {
+        let gateways = try await gatewayClients(members)
+        guard let program else { return gateways }
+        return try zip(members, gateways).map { name, gateway in
+            try JSONLinesClient(
+                command: program, endpoint: gateway.address,
+                log: artifacts.appendingPathComponent("client-\(name).log").path)
+        }
+    }
+}

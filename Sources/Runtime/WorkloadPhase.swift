@@ -62,11 +62,13 @@ public struct WorkloadPhase: Sendable {
     /// cas-register: registers and values (many values, so that a stale read is visible).
     public var keys: Int
     public var values: Int
+    /// A checkout's client program (docs/client-contract.md); nil for the built-in client.
+    public var clientProgram: [String]?
 
     public init(
         name: String, workload: WorkloadKind, generator: Generator, consistency: ReadConsistency = .linearizable,
         nemesis: [NemesisChoice] = [], schedule: NemesisSchedule = .once, start: Double = 5, hold: Double = 10,
-        keys: Int = 3, values: Int = 5
+        keys: Int = 3, values: Int = 5, clientProgram: [String]? = nil
     ) {
         self.name = name
         self.workload = workload
@@ -78,6 +80,7 @@ public struct WorkloadPhase: Sendable {
         self.hold = hold
         self.keys = keys
         self.values = values
+        self.clientProgram = clientProgram
     }
 
     public struct Outcome: Sendable {
@@ -95,7 +98,8 @@ public struct WorkloadPhase: Sendable {
     /// i on member i mod n) and checks the history.
     public func run(in scenarios: Scenarios, members: [String]) async throws -> Outcome {
         let session = scenarios.session
-        let clients = try await session.gatewayClients(members)
+        let clients = try await session.storeClients(members, program: clientProgram)
+        defer { Task { for case let program as JSONLinesClient in clients { await program.close() } } }
         let box = NemesisBox()
         let hook = nemesisHook(scenarios: scenarios, members: members, clients: clients, box: box)
         let prefix = "\(name)-\(UUID().uuidString.prefix(8))"
@@ -147,7 +151,7 @@ public struct WorkloadPhase: Sendable {
     /// The nemesis beside the workload, as the hook the workload runs: the faults on their
     /// schedule, each outcome kept in `box`; nil for none.
     func nemesisHook(
-        scenarios: Scenarios, members: [String], clients: [EtcdGatewayClient], box: NemesisBox
+        scenarios: Scenarios, members: [String], clients: [any StoreClient], box: NemesisBox
     ) -> NemesisHook? {
         guard !nemesis.isEmpty else { return nil }
         let (start, hold, schedule, duration, seed) = (start, hold, schedule, generator.duration, generator.seed)
@@ -180,7 +184,7 @@ public struct WorkloadPhase: Sendable {
     /// One fault, injected `start` seconds from now and held `hold` seconds, then healed.
     static func inject(
         _ choice: NemesisChoice, start: Double, hold: Double, scenarios: Scenarios, members: [String],
-        clients: [EtcdGatewayClient], record: @escaping @Sendable (String, String) -> Void
+        clients: [any StoreClient], record: @escaping @Sendable (String, String) -> Void
     ) async -> NemesisOutcome {
         let session = scenarios.session
         let cluster = session.cluster
@@ -219,7 +223,7 @@ public struct WorkloadPhase: Sendable {
 
     /// Liveness: after the workload and the last heal, the cluster takes a write through
     /// some member within `bound` seconds.
-    static func liveness(_ clients: [EtcdGatewayClient], members: [String], key: String, bound: Double) async
+    static func liveness(_ clients: [any StoreClient], members: [String], key: String, bound: Double) async
         -> CheckerVerdict
     {
         let start = ContinuousClock.now
@@ -246,7 +250,7 @@ public struct WorkloadPhase: Sendable {
 
     /// The member that leads, as the members' own status says; an election may be under
     /// way, so asked again for 10 s at most.
-    static func leader(members: [String], clients: [EtcdGatewayClient]) async -> String? {
+    static func leader(members: [String], clients: [any StoreClient]) async -> String? {
         for _ in 0..<20 {
             for (name, client) in zip(members, clients) {
                 if let st = try? await client.status(), !st.leader.isEmpty, st.member == st.leader { return name }

@@ -33,10 +33,10 @@ extension Generator {
     /// retired, as Jepsen's are; after :fail the worker waits 100 ms, so that clients of a
     /// cluster that is down (refused at once) do not spin.
     func drive(
-        clients: [EtcdGatewayClient], recorder: HistoryRecorder, logger: Logger, progressEvery: Double,
+        clients: [any StoreClient], recorder: HistoryRecorder, logger: Logger, progressEvery: Double,
         nemesis: NemesisHook?,
         step:
-            @escaping @Sendable (_ client: EtcdGatewayClient, _ process: Int64, _ rng: inout SplitMix64) async ->
+            @escaping @Sendable (_ client: any StoreClient, _ process: Int64, _ rng: inout SplitMix64) async ->
             HistoryEvent.Kind
     ) async {
         let interval = rate > 0 ? Double(concurrency) / rate : 0
@@ -170,7 +170,7 @@ public struct CASRegisterWorkload: Sendable {
     /// function it is given (Jepsen's `:nemesis` process). Progress goes to `logger`
     /// every `progressEvery` seconds.
     public func run(
-        clients: [EtcdGatewayClient], logger: Logger, progressEvery: Double = 5,
+        clients: [any StoreClient], logger: Logger, progressEvery: Double = 5,
         nemesis: NemesisHook? = nil
     ) async -> History {
         let recorder = HistoryRecorder()
@@ -184,7 +184,7 @@ public struct CASRegisterWorkload: Sendable {
     }
 
     /// One operation, recorded; how it completed.
-    func operation(_ rng: inout SplitMix64, process: Int64, client: EtcdGatewayClient, recorder: HistoryRecorder)
+    func operation(_ rng: inout SplitMix64, process: Int64, client: any StoreClient, recorder: HistoryRecorder)
         async -> HistoryEvent.Kind
     {
         let keyNumber = Int(rng.next() % UInt64(max(keys, 1)))

@@ -18,8 +18,9 @@ public enum ReadConsistency: String, Sendable, CaseIterable, Codable {
 /// The miniature's client: etcd's v3 JSON gateway (`/v3/kv/range`, `/v3/kv/put`,
 /// `/v3/kv/txn` for compare-and-set, `/v3/maintenance/status`, `/v3/cluster/member/list`)
 /// over keep-alive HTTP/1.1, from the host through a member's 127.0.0.1 forward.
-public final class EtcdGatewayClient: Sendable {
+public final class EtcdGatewayClient: StoreClient {
     public let endpoint: URL
+    public var address: String { endpoint.absoluteString }
     public let timeout: Double
     private let pool: HTTPConnectionPool
 
@@ -38,7 +39,7 @@ public final class EtcdGatewayClient: Sendable {
     }
 
     /// The value of `key`, nil when it is absent.
-    public func get(_ key: String, consistency: ReadConsistency = .linearizable) async throws(ClientError) -> String? {
+    public func get(_ key: String, consistency: ReadConsistency) async throws(ClientError) -> String? {
         var body: [String: Any] = ["key": Self.b64(key)]
         if consistency == .serializable { body["serializable"] = true }
         let reply = try await call("/v3/kv/range", body)
@@ -48,7 +49,7 @@ public final class EtcdGatewayClient: Sendable {
 
     /// Every key under `prefix` (etcdctl get --prefix --keys-only): a range from the prefix
     /// to the prefix with its last byte plus one.
-    public func keys(prefix: String, consistency: ReadConsistency = .linearizable) async throws(ClientError)
+    public func keys(prefix: String, consistency: ReadConsistency) async throws(ClientError)
         -> [String]
     {
         var end = Array(prefix.utf8)

@@ -19,7 +19,7 @@ public struct SetWorkload: Sendable {
     /// Adds for the generator's duration (with `nemesis` beside, as in `CASRegisterWorkload`),
     /// then each member's final read, retried for up to `settle` seconds while it fails.
     public func run(
-        clients: [EtcdGatewayClient], logger: Logger, settle: Double = 30, nemesis: NemesisHook? = nil
+        clients: [any StoreClient], logger: Logger, settle: Double = 30, nemesis: NemesisHook? = nil
     ) async -> History {
         let recorder = HistoryRecorder()
         let counter = Counter()

@@ -19,7 +19,7 @@ public struct SteadyWritesWorkload: Sendable {
     /// known) and returns every write, timed by `now` (seconds, the caller's clock).
     /// `progress` is told each write as it completes.
     public func run(
-        clients: [EtcdGatewayClient], now: @escaping @Sendable () -> Double, stop: @escaping @Sendable () -> Bool,
+        clients: [any StoreClient], now: @escaping @Sendable () -> Double, stop: @escaping @Sendable () -> Bool,
         progress: @escaping @Sendable (Write) -> Void = { _ in }
     ) async -> [Write] {
         var writes: [Write] = []

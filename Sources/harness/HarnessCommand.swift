@@ -61,7 +61,7 @@ struct HarnessCommand: AsyncParsableCommand {
         abstract: "VM-based integration harness for the PhotonCloud findings.",
         subcommands: [
             List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Plan.self, Up.self, SSHCommand.self,
-            Down.self, Bench.self,
+            Down.self, Bench.self, ClientCommand.self,
         ])
 }
 

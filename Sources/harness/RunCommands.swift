@@ -106,6 +106,10 @@ struct RunScenario: AsyncParsableCommand {
         help:
             "workload: Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss erases (try --nemesis power-loss-all); fixture guests only."
     ) var storeOnTmpfs = false
+    @Option(
+        help:
+            "workload: a client program speaking docs/client-contract.md in JSON lines, started once per member as PROGRAM ENDPOINT, instead of the built-in client."
+    ) var client: String?
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(
@@ -137,7 +141,7 @@ struct RunScenario: AsyncParsableCommand {
             workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" }, schedule.map { _ in "--schedule" },
             concurrency.map { _ in "--concurrency" }, rate.map { _ in "--rate" }, duration.map { _ in "--duration" },
             readConsistency.map { _ in "--read-consistency" }, seed.map { _ in "--seed" },
-            storeOnTmpfs ? "--store-on-tmpfs" : nil,
+            storeOnTmpfs ? "--store-on-tmpfs" : nil, client.map { _ in "--client" },
         ]
         if scenario != "workload", !given.compactMap({ $0 }).isEmpty {
             throw ValidationError(
@@ -145,6 +149,11 @@ struct RunScenario: AsyncParsableCommand {
                     + "not to \(scenario)")
         }
         _ = try faults()
+        if let client, !FileManager.default.isExecutableFile(atPath: client) {
+            throw ValidationError(
+                "--client \(client): no such executable; give the path of a program that speaks docs/client-contract.md"
+            )
+        }
         if storeOnTmpfs && nixos {
             throw ValidationError(
                 "--store-on-tmpfs applies to fixture guests, whose units the harness installs: drop --nixos")
@@ -176,7 +185,8 @@ struct RunScenario: AsyncParsableCommand {
             generator: Generator(concurrency: concurrency ?? 10, rate: rate ?? 0, duration: duration, seed: seed),
             consistency: consistency, nemesis: faults, schedule: schedule, start: min(5, duration / 4),
             hold: schedule == .random ? min(8, duration / 4) : duration / (2 * Double(max(faults.count, 1))),
-            values: consistency == .serializable ? 1000 : 5)
+            values: consistency == .serializable ? 1000 : 5,
+            clientProgram: client.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] })
         if scenario == "workload" { logger.info("workload", metadata: ["seed": "\(seed)"]) }
         do {
             let fixes = try findingIDs(fix, option: "--fix")

@@ -126,6 +126,8 @@ final class CLIInputTests: XCTestCase {
             ["run", "workload", "--nemesis", "kill-leader,chaos"], "unknown fault `chaos` in --nemesis",
             "isolate-leader", "power-loss-all")
         try await assertBadInput(["run", "workload", "--schedule", "often"], "'once' and 'random'")
+        try await assertBadInput(
+            ["run", "workload", "--client", "/nonexistent"], "no such executable", "client-contract")
         try await assertBadInput(["run", "join", "--schedule", "random"], "--schedule apply to `harness run workload`")
         try await assertBadInput(
             ["run", "join", "--store-on-tmpfs"], "--store-on-tmpfs apply to `harness run workload`")

@@ -9,44 +9,16 @@ import XCTest
 /// The gateway client and the cas-register workload against a real etcd (Debian's, as
 /// in the guests) on the host's loopback: no VM needed to prove the protocol.
 final class EtcdGatewayClientTests: XCTestCase {
-    var etcd: ChildProcess?
-    var dir: URL!
+    var etcd: LoopbackEtcd!
     var client: EtcdGatewayClient!
 
     override func setUp() async throws {
-        guard let binary = HostCommand.resolve("etcd") else {
-            XCTFail("etcd is not installed: Images/setup.sh installs it (Debian's etcd-server)")
-            throw XCTSkip("no etcd")
-        }
-        dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
-            "phc-etcd-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let client = try LoopbackPort.free(), peer = try LoopbackPort.free()
-        etcd = try ChildProcess.spawn(
-            binary,
-            [
-                "--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
-                "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls",
-                "http://127.0.0.1:\(client)",
-                "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls",
-                "http://127.0.0.1:\(peer)",
-                "--initial-cluster", "solo=http://127.0.0.1:\(peer)", "--log-level", "error",
-            ],
-            stderr: .file(dir.appendingPathComponent("etcd.log").path))
-        self.client = EtcdGatewayClient(endpoint: URL(string: "http://127.0.0.1:\(client)")!, timeout: 5)
-        // Bounded: etcd answers in well under a second here; 60 s for a loaded host.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            if (try? await self.client.status()) != nil { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        let log = (try? String(contentsOf: dir.appendingPathComponent("etcd.log"), encoding: .utf8)) ?? ""
-        XCTFail("etcd did not answer on 127.0.0.1:\(client) within 60 s; its log:\n\(log.suffix(2000))")
+        etcd = try await LoopbackEtcd.start()
+        client = EtcdGatewayClient(endpoint: etcd.endpoint, timeout: 5)
     }
 
     override func tearDown() async throws {
-        await etcd?.terminateGroup()
-        try? FileManager.default.removeItem(at: dir)
+        await etcd?.stop()
     }
 
     func testReadWriteCompareAndSet() async throws {
@@ -135,5 +107,58 @@ final class EtcdGatewayClientTests: XCTestCase {
         let invalid = SetChecker().check(lossy)
         XCTAssertEqual(invalid.valid, false, invalid.explanation)
         XCTAssertEqual(invalid.lost, [1])
+    }
+}
+
+/// A single-member etcd (Debian's, as in the guests) on the host's loopback, answering
+/// before `start` returns; `stop` ends it and removes its data.
+final class LoopbackEtcd: Sendable {
+    let endpoint: URL
+    let process: ChildProcess
+    let directory: URL
+
+    private init(endpoint: URL, process: ChildProcess, directory: URL) {
+        self.endpoint = endpoint
+        self.process = process
+        self.directory = directory
+    }
+
+    static func start() async throws -> LoopbackEtcd {
+        guard let binary = HostCommand.resolve("etcd") else {
+            XCTFail("etcd is not installed: Images/setup.sh installs it (Debian's etcd-server)")
+            throw XCTSkip("no etcd")
+        }
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "phc-etcd-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let client = try LoopbackPort.free(), peer = try LoopbackPort.free()
+        let process = try ChildProcess.spawn(
+            binary,
+            [
+                "--name", "solo", "--data-dir", dir.appendingPathComponent("data").path,
+                "--listen-client-urls", "http://127.0.0.1:\(client)", "--advertise-client-urls",
+                "http://127.0.0.1:\(client)",
+                "--listen-peer-urls", "http://127.0.0.1:\(peer)", "--initial-advertise-peer-urls",
+                "http://127.0.0.1:\(peer)",
+                "--initial-cluster", "solo=http://127.0.0.1:\(peer)", "--log-level", "error",
+            ],
+            stderr: .file(dir.appendingPathComponent("etcd.log").path))
+        let etcd = LoopbackEtcd(endpoint: URL(string: "http://127.0.0.1:\(client)")!, process: process, directory: dir)
+        let probe = EtcdGatewayClient(endpoint: etcd.endpoint, timeout: 5)
+        // Bounded: etcd answers in well under a second here; 60 s for a loaded host.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if (try? await probe.status()) != nil { return etcd }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let log = (try? String(contentsOf: dir.appendingPathComponent("etcd.log"), encoding: .utf8)) ?? ""
+        await etcd.stop()
+        XCTFail("etcd did not answer on \(etcd.endpoint) within 60 s; its log:\n\(log.suffix(2000))")
+        throw XCTSkip("etcd did not start")
+    }
+
+    func stop() async {
+        await process.terminateGroup()
+        try? FileManager.default.removeItem(at: directory)
     }
 }
