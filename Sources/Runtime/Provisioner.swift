@@ -41,11 +41,14 @@ public struct Provisioner: Sendable {
             s.append(write(env + "\n", to: "\(dir)/env"))
             s.append(write(service.type + "\n", to: "\(dir)/type"))
         }
-        if start {
-            // A unit that fails is left failed for the scenario to see, as systemd would.
-            for name in node.bootOrder { s.append("systemctl start \(name) || true") }
-        }
+        if start { s.append(startScript(for: node)) }
         return s.joined(separator: "\n") + "\n"
+    }
+
+    /// Starts `node`'s units in boot order. A unit that fails is left failed for the
+    /// scenario to see, as systemd would.
+    public func startScript(for node: NodePlan) -> String {
+        node.bootOrder.map { "systemctl start \($0) || true" }.joined(separator: "\n") + "\n"
     }
 
     func write(_ text: String, to path: String) -> String {
@@ -54,13 +57,22 @@ public struct Provisioner: Sendable {
 
     static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-    /// Resets and installs every node of `cluster` that the plan has, in parallel;
-    /// starts services on `starting` (all when nil).
+    /// Resets and installs every node of `cluster` that the plan has, in parallel, then
+    /// starts services on `starting` (all when nil). Every node is reset before any
+    /// starts: a member started while a peer still runs the old cluster finds itself in
+    /// it ("member … has already been bootstrapped", seen on a busy host).
     public func install(on cluster: Cluster, starting: Set<String>? = nil) async throws {
+        let planned = cluster.nodes.compactMap { node in plan.nodes.first { $0.name == node.name }.map { (node, $0) } }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for node in cluster.nodes {
-                guard let nodePlan = plan.nodes.first(where: { $0.name == node.name }) else { continue }
-                let text = script(for: nodePlan, start: starting?.contains(node.name) ?? true)
+            for (node, nodePlan) in planned {
+                let text = script(for: nodePlan, start: false)
+                group.addTask { try await Self.run(text, on: node) }
+            }
+            try await group.waitForAll()
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (node, nodePlan) in planned where starting?.contains(node.name) ?? true {
+                let text = startScript(for: nodePlan)
                 group.addTask { try await Self.run(text, on: node) }
             }
             try await group.waitForAll()
