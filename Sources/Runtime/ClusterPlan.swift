@@ -73,21 +73,20 @@ public struct ClusterPlan: Sendable, Codable {
     }
 
     /// The seeded bug "unpersisted writes": the same plan with Chainfire's data directory
-    /// on a tmpfs, mounted by its unit when not already there (as on a NixOS VM without a
-    /// disk image). etcd still acknowledges each write after its fsync, which a power loss
-    /// then erases; a kill alone keeps the tmpfs and its data.
+    /// in the guest's RAM (`unpersistedDirectory`, on the fixture's /run tmpfs), as on a
+    /// NixOS VM without a disk image. etcd still acknowledges each write after its fsync;
+    /// a kill keeps the data, a power loss erases it.
     public func withStoreOnTmpfs() -> ClusterPlan {
         var plan = self
-        for i in plan.nodes.indices {
-            guard var chainfire = plan.nodes[i].services["chainfire"] else { continue }
-            let dir = chainfire.environment["CHAINFIRE_DATA_DIR"] ?? "/var/lib/chainfire"
-            chainfire.script =
-                "mkdir -p \(dir)\ngrep -q ' \(dir) tmpfs ' /proc/mounts || mount -t tmpfs phc-unpersisted \(dir)\n"
-                + chainfire.script
-            plan.nodes[i].services["chainfire"] = chainfire
+        for i in plan.nodes.indices where plan.nodes[i].services["chainfire"] != nil {
+            plan.nodes[i].services["chainfire"]?.environment["CHAINFIRE_DATA_DIR"] =
+                "\(Self.unpersistedDirectory)/chainfire"
         }
         return plan
     }
+
+    /// Where the unpersisted variant keeps service state: RAM in the guest, cleared by a reset.
+    public static let unpersistedDirectory = "/run/phc-unpersisted"
 
     public func node(_ name: String) throws -> NodePlan {
         guard let node = nodes.first(where: { $0.name == name }) else {

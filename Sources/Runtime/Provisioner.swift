@@ -16,11 +16,7 @@ public struct Provisioner: Sendable {
         var s = ["set -e", "exec 2>&1"]
         s.append("for u in $(ls /etc/phc/units 2>/dev/null); do systemctl stop \"$u\" || true; done")
         s.append("rm -rf /etc/phc/units /var/log/units /run/phc /etc/plasmacloud /etc/nix-nos")
-        if reset {
-            // A store left on a tmpfs (the unpersisted-writes variant) is unmounted first.
-            s.append("for m in $(awk '$2 ~ \"^/var/lib/\" { print $2 }' /proc/mounts); do umount \"$m\"; done")
-            s.append("rm -rf /var/lib/*")
-        }
+        if reset { s.append("rm -rf /var/lib/* \(ClusterPlan.unpersistedDirectory)") }
         s.append("mkdir -p /etc/phc/units")
         let hosts =
             "127.0.0.1 localhost\n" + plan.nodes.map { "\($0.ip) \($0.name)" }.joined(separator: "\n") + "\n"
