@@ -28,7 +28,7 @@ struct CheckHistory: AsyncParsableCommand {
     @Option(
         parsing: .unconditional,
         help: "Failover histories: the new-leader bound, as a multiple of the election timeout.")
-    var electionBoundFactor = 10.0
+    var electionBoundFactor = 20.0
     @Flag(help: "Print the verdict as JSON.") var json = false
     @Flag(help: "Also write the timeline, latency and rate plots and results.json beside a history.edn.")
     var report = false

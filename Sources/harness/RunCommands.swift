@@ -73,7 +73,8 @@ struct RunScenario: AsyncParsableCommand {
             service logs, domain XML). `workload` runs after bootstrap and join, on the five members: clients in \
             the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) with one \
             fault (--nemesis): a partition on the host's bridge; kill -9, SIGSTOP or a clock shift of the \
-            leader's store; or power loss of a majority or of every member. Checked (linearizable, or set; liveness after the heal) and drawn: \
+            leader's store; or power loss of a majority or of every member. Checked (linearizable, or set; \
+            liveness after the heal) and drawn: \
             NAME.history.edn, NAME.results.json, NAME.timeline.html, NAME.latency.svg, NAME.rate.svg. \
             Exit 0 passed, 1 failed, 2 could not run.
             """
@@ -86,14 +87,16 @@ struct RunScenario: AsyncParsableCommand {
     // `workload` only; nil when not given, so that given to another scenario they are refused.
     @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
     @Option(
-        help:
-            "workload: a comma-separated list of faults: none, isolate-leader (default), halves, majorities-ring, bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."
-    )
+        help: .init(
+            "workload: a comma-separated list of faults: none, isolate-leader (default), halves, majorities-ring, "
+                + "bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's "
+                + "guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."))
     var nemesis: String?
     @Option(
-        help:
-            "workload: once (default: each fault of --nemesis in turn) or random (faults from the list at random intervals, from --seed, while the workload runs)."
-    ) var schedule: NemesisSchedule?
+        help: .init(
+            "workload: once (default: each fault of --nemesis in turn) or random (faults from the list at random "
+                + "intervals, from --seed, while the workload runs)."))
+    var schedule: NemesisSchedule?
     @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
     @Option(help: "workload: operations per second over all clients; 0 (default) for as fast as they go.")
     var rate: Double?
@@ -103,13 +106,15 @@ struct RunScenario: AsyncParsableCommand {
     @Option(help: "workload: the generator's seed (a run prints it; the same seed replays its choices).")
     var seed: UInt64?
     @Flag(
-        help:
-            "workload: Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss erases (try --nemesis power-loss-all); fixture guests only."
-    ) var storeOnTmpfs = false
+        help: .init(
+            "workload: Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss "
+                + "erases (try --nemesis power-loss-all); fixture guests only."))
+    var storeOnTmpfs = false
     @Option(
-        help:
-            "workload: a client program speaking docs/client-contract.md in JSON lines, started once per member as PROGRAM ENDPOINT, instead of the built-in client."
-    ) var client: String?
+        help: .init(
+            "workload: a client program speaking docs/client-contract.md in JSON lines, started once per member as "
+                + "PROGRAM ENDPOINT, instead of the built-in client."))
+    var client: String?
     @Flag(help: "Leave the cluster up afterwards.") var keep = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(
