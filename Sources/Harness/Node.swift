@@ -335,6 +335,12 @@ public actor Node {
             .joined(separator: ", ")
     }
 
+    /// Whether the domain exists and runs (a crashed or destroyed one does not).
+    public func isRunning() async -> Bool {
+        guard let state = try? await domainState() else { return false }
+        return state == .running || state == .blocked
+    }
+
     public func domainState() async throws -> Domain.State? {
         guard let domain else { return nil }
         return try await domain.state()

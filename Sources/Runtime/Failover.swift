@@ -127,14 +127,15 @@ extension Scenarios {
             return faultRecord?.healConfirmation ?? "\(fault.rawValue) healed"
         }
         try await r.step("\(leaderNode) rejoins as a follower") {
-            _ = try await session.waitFor("\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60) {
-                () -> Bool? in
-                guard let v = await session.adapter(leaderNode, "leader")?.split(separator: " "), v.count == 3,
-                    v[1] != "0", v[0] != v[1]
-                else { return nil }
-                return true
+            let seen = try await session.waitFor(
+                "\(leaderNode) to follow the new leader", node: leaderNode, seconds: 60
+            ) { () -> FailoverHistory.LeaderObservation? in
+                guard let o = await observer.look(at: leaderNode), o.leader != "0", o.leader != o.member else {
+                    return nil
+                }
+                return o
             }
-            return "\(leaderNode) follows"
+            return "\(leaderNode) follows \(seen.leader) in term \(seen.term)"
         }
         try await r.step("a final write succeeds") {
             let survivor = members.first { $0 != leaderNode }!
@@ -355,19 +356,28 @@ actor LeaderObserver {
         while !Task.isCancelled {
             await withTaskGroup(of: FailoverHistory.LeaderObservation?.self) { group in
                 for node in nodes where !paused.contains(node) {
-                    group.addTask { [session] in
-                        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "),
-                            v.count == 3,
-                            let term = Int(v[2])
-                        else { return nil }
-                        return FailoverHistory.LeaderObservation(
-                            time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
-                    }
+                    group.addTask { [session] in await Self.view(of: node, in: session) }
                 }
                 for await o in group { if let o { observations.append(o) } }
             }
             try? await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    /// Asks `node` once and records its answer: a step that polls a node itself leaves its
+    /// sighting in the history too, since on a busy host the observer's own round can miss it.
+    func look(at node: String) async -> FailoverHistory.LeaderObservation? {
+        guard let o = await Self.view(of: node, in: session) else { return nil }
+        observations.append(o)
+        return o
+    }
+
+    private static func view(of node: String, in session: RuntimeSession) async -> FailoverHistory.LeaderObservation? {
+        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "), v.count == 3,
+            let term = Int(v[2])
+        else { return nil }
+        return FailoverHistory.LeaderObservation(
+            time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
     }
 
     func observedEveryNode(after time: Double) -> Bool {

@@ -44,10 +44,14 @@ public struct NixOSNode: Sendable, Codable, Equatable {
     }
 
     /// The kernel command line: the definition's, with the first serial port as a
-    /// console (the harness reads it) when the definition names none there.
+    /// console (the harness reads it) when the definition names none there, and
+    /// `no_timer_check`: under TCG on a loaded host the kernel's check that the IO-APIC
+    /// timer ticks can lose its race and panic the boot ("setup_IO_APIC"), seen in CI.
     public var commandLine: String {
-        (kernelParams + (kernelParams.contains { $0.hasPrefix("console=ttyS0") } ? [] : ["console=ttyS0"])).joined(
-            separator: " ")
+        var params = kernelParams
+        if !params.contains(where: { $0.hasPrefix("console=ttyS0") }) { params.append("console=ttyS0") }
+        if !params.contains("no_timer_check") { params.append("no_timer_check") }
+        return params.joined(separator: " ")
     }
 
     /// What the engine needs of this node.

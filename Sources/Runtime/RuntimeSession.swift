@@ -159,6 +159,18 @@ public final class RuntimeSession: Sendable {
                 .badInput,
                 "this run's nodes are NixOS VMs that run their own units: only fixture guests are provisioned")
         }
+        // A node a previous scenario left down (a restart that panicked, say) is started
+        // again first: the provisioning resets its data anyway, and one lost node must not
+        // fail every scenario after it.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for node in cluster.nodes {
+                guard await !node.isRunning() else { continue }
+                logger.warning(
+                    "not running before provisioning: started again on its disk", metadata: ["node": "\(node.name)"])
+                group.addTask { try await node.restart(timeout: 60 * self.cluster.timeoutScale) }
+            }
+            try await group.waitForAll()
+        }
         try await Provisioner(plan: plan).install(on: cluster, starting: starting)
         // The adapter again, so that a node whose upload once failed (a session lost under
         // load) cannot carry a stale one into the next scenario.

@@ -23,7 +23,7 @@ final class NixOSDomainXMLTests: XCTestCase {
             <type arch='x86_64' machine='pc'>hvm</type>
             <kernel>/var/lib/photoncloud-harness/runs/phc-RUNID/node01/kernel</kernel>
             <initrd>/var/lib/photoncloud-harness/runs/phc-RUNID/node01/initrd</initrd>
-            <cmdline>console=ttyS0,115200n8 init=/nix/store/m0bwsgbz5vg4dj66l32lfngapk7jjy10-nixos-system-node01/init</cmdline>
+            <cmdline>console=ttyS0,115200n8 init=/nix/store/m0bwsgbz5vg4dj66l32lfngapk7jjy10-nixos-system-node01/init no_timer_check</cmdline>
           </os>
           <features>
             <acpi/>
