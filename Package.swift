@@ -90,7 +90,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict),
         .testTarget(
-            name: "RuntimeTests", dependencies: ["Harness", "Runtime", "Libvirt", "HostCommand", "Linearizability"],
+            name: "RuntimeTests",
+            dependencies: ["Harness", "Runtime", "Libvirt", "HostCommand", "Linearizability", "Workloads", "Findings"],
             swiftSettings: strict),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(

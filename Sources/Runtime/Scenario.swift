@@ -46,6 +46,39 @@ struct StepRecorder {
     }
 }
 
+extension StepRecorder {
+    /// A step decided without running anything (a checker's verdict); it does not throw, so
+    /// that every verdict is recorded: `finish()` throws if one failed.
+    mutating func record(_ name: String, passed: Bool, detail: String) {
+        result.steps.append(.init(name: name, passed: passed, detail: detail, seconds: 0))
+        result.seconds = session.now - started
+    }
+
+    func finish() throws {
+        if !result.passed { throw ScenarioFailure(result: result) }
+    }
+
+    /// Another scenario's steps, as steps of this one named `prefix › step`; its failure is
+    /// this one's.
+    mutating func include(_ prefix: String, _ body: () async throws -> ScenarioResult) async throws {
+        let start = session.now
+        do {
+            let inner = try await body()
+            result.steps += inner.steps.map {
+                .init(name: "\(prefix) › \($0.name)", passed: $0.passed, detail: $0.detail, seconds: $0.seconds)
+            }
+        } catch let failure as ScenarioFailure {
+            result.steps += failure.result.steps.map {
+                .init(name: "\(prefix) › \($0.name)", passed: $0.passed, detail: $0.detail, seconds: $0.seconds)
+            }
+        } catch {
+            result.steps.append(.init(name: prefix, passed: false, detail: "\(error)", seconds: session.now - start))
+        }
+        result.seconds = session.now - started
+        try finish()
+    }
+}
+
 /// A scenario that stopped at a failed step; carries what it did so far.
 public struct ScenarioFailure: Error, CustomStringConvertible {
     public let result: ScenarioResult

@@ -9,6 +9,9 @@ public struct Scenarios: Sendable {
     public let plan: ClusterPlan
     public static let founders = ["node01", "node02", "node03"]
     public static let joiners = ["node04", "node05"]
+    /// The fixes that let bootstrap, join and failover work on the miniature (a scenario
+    /// file's `fixes` when it names none).
+    public static let runnableFixes = ["F5.1", "F5.2", "F4.1", "F4.2", "F3"]
     public static let client = "node06"
 
     public init(session: RuntimeSession, plan: ClusterPlan) {

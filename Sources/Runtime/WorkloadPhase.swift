@@ -271,8 +271,12 @@ final class NemesisBox: @unchecked Sendable {
 
 extension Scenarios {
     /// A workload phase as a scenario of the run report: a step for the workload (with its
-    /// seed, so it can be replayed) and one a checker.
-    public func workload(_ phase: WorkloadPhase, members: [String]) async throws -> ScenarioResult {
+    /// seed, so it can be replayed) and one a checker. With `expectInvalid` the run is a
+    /// seeded bug: it passes when one of those checkers rejects the history (and the others,
+    /// the nemesis among them, accept it).
+    public func workload(
+        _ phase: WorkloadPhase, members: [String], expectInvalid: [String] = []
+    ) async throws -> (ScenarioResult, WorkloadPhase.Outcome) {
         var r = StepRecorder("workload-\(phase.name)", session: session)
         var outcome: WorkloadPhase.Outcome?
         try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesisText)") {
@@ -282,12 +286,22 @@ extension Scenarios {
             return "seed \(phase.generator.seed): \(o.history.operations.count) operations, ok \(counts[.ok] ?? 0), "
                 + "info \(counts[.info] ?? 0), fail \(counts[.fail] ?? 0); report: \(phase.name).timeline.html"
         }
-        for v in outcome?.verdicts ?? [] {
-            try await r.step("checker: \(v.checker)") {
-                guard v.validity == .valid else { throw HarnessError(.failure, "\(v.validity): \(v.evidence)") }
-                return v.evidence
-            }
+        guard let outcome else { throw ScenarioFailure(result: r.result) }
+        // Every verdict is recorded before the phase fails, so the report shows them all.
+        for v in outcome.verdicts where !expectInvalid.contains(v.checker) {
+            r.record("checker: \(v.checker)", passed: v.validity == .valid, detail: "\(v.validity): \(v.evidence)")
         }
-        return r.result
+        if !expectInvalid.isEmpty {
+            let rejecting = outcome.verdicts.filter { expectInvalid.contains($0.checker) && $0.validity == .invalid }
+            r.record(
+                "seeded bug caught: \(expectInvalid.joined(separator: " or ")) rejects the history",
+                passed: !rejecting.isEmpty,
+                detail: rejecting.isEmpty
+                    ? "no checker caught it: "
+                        + outcome.verdicts.map { "\($0.checker) \($0.validity)" }.joined(separator: ", ")
+                    : rejecting.map { "\($0.checker): \($0.evidence)" }.joined(separator: "\n"))
+        }
+        try r.finish()
+        return (r.result, outcome)
     }
 }

@@ -60,7 +60,8 @@ struct HarnessCommand: AsyncParsableCommand {
         commandName: "harness",
         abstract: "VM-based integration harness for the PhotonCloud findings.",
         subcommands: [
-            List.self, Check.self, Repro.self, RunScenario.self, CheckHistory.self, Plan.self, Up.self, SSHCommand.self,
+            List.self, Check.self, Repro.self, ListScenarios.self, RunScenario.self, CheckHistory.self, Plan.self,
+            Up.self, SSHCommand.self,
             Down.self, Bench.self, ClientCommand.self,
         ])
 }

@@ -66,35 +66,35 @@ func withRuntimeSession(
 struct RunScenario: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract:
-            "Run bootstrap, join, failover or a workload on node01-node06 of the miniature (fixed so it can run).",
+        abstract: "Run a scenario file of Scenarios/ (or any .scenario file) on the miniature's node01-node06.",
         discussion: """
-            Leaves a run directory (harness.log, report.json, junit.xml, plan.json, failover history, consoles, \
-            service logs, domain XML). `workload` runs after bootstrap and join, on the five members: clients in \
-            the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) with one \
-            fault (--nemesis): a partition on the host's bridge; kill -9, SIGSTOP or a clock shift of the \
-            leader's store; or power loss of a majority or of every member. Checked (linearizable, or set; \
-            liveness after the heal) and drawn: \
-            NAME.history.edn, NAME.results.json, NAME.timeline.html, NAME.latency.svg, NAME.rate.svg. \
+            NAME is a file of Scenarios/ without its .scenario (`harness scenarios` lists them; `all` is `failover`), \
+            PATH any scenario file (docs/scenarios.md). The file gives the fixes, the steps, its workload phases and \
+            their faults; the flags below put their values in place of the file's. A workload phase runs clients \
+            in the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) beside \
+            faults (--nemesis, --schedule): partitions on the host's bridge; kill -9, SIGSTOP or a clock shift of \
+            the leader's store; power loss of a majority or of every member. Checked (linearizable, or set; \
+            liveness after the heal) and drawn: NAME.history.edn, NAME.results.json, NAME.timeline.html, \
+            NAME.latency.svg, NAME.rate.svg. The run directory also holds harness.log, report.json, junit.xml, \
+            plan.json, the failover history, consoles, service logs and domain XML. \
             Exit 0 passed, 1 failed, 2 could not run.
             """
     )
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "bootstrap, join, failover or all.") var scenario: String
-    @Option(help: "The fault failover injects into the leader: destroy, suspend, link-down.") var fault: Fault =
-        .destroy
-    @Option(help: "Fixes to apply to the miniature (comma-separated).") var fix = "F5.1,F5.2,F4.1,F4.2,F3"
-    // `workload` only; nil when not given, so that given to another scenario they are refused.
-    @Option(help: "workload: cas-register (default) or set.") var workload: WorkloadKind?
+    @Argument(help: "A scenario: NAME (of Scenarios/) or PATH (a .scenario file).") var scenario: String
+    @Option(help: "failover steps: the fault injected into the leader: destroy, suspend, link-down.") var fault: Fault?
+    @Option(help: "Fixes to apply to the miniature (comma-separated), in place of the file's `fixes`.") var fix: String?
+    // Workload options: nil when not given, so that a scenario without a workload refuses them.
+    @Option(help: "workload: cas-register or set.") var workload: WorkloadKind?
     @Option(
         help: .init(
-            "workload: a comma-separated list of faults: none, isolate-leader (default), halves, majorities-ring, "
+            "workload: a comma-separated list of faults: none, isolate-leader, halves, majorities-ring, "
                 + "bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's "
                 + "guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."))
     var nemesis: String?
     @Option(
         help: .init(
-            "workload: once (default: each fault of --nemesis in turn) or random (faults from the list at random "
+            "workload: once (each fault of --nemesis in turn) or random (faults from the list at random "
                 + "intervals, from --seed, while the workload runs)."))
     var schedule: NemesisSchedule?
     @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
@@ -107,7 +107,7 @@ struct RunScenario: AsyncParsableCommand {
     var seed: UInt64?
     @Flag(
         help: .init(
-            "workload: Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss "
+            "Chainfire's data directory on a tmpfs, the seeded bug whose acknowledged writes a power loss "
                 + "erases (try --nemesis power-loss-all); fixture guests only."))
     var storeOnTmpfs = false
     @Option(
@@ -122,36 +122,59 @@ struct RunScenario: AsyncParsableCommand {
             "Boot the test cluster's NixOS configurations (on the nixpkgs stand-in) instead of fixture guests: their own systems start their units at boot, and node04 and node05 boot when they join."
     ) var nixos = false
 
-    /// --nemesis as faults (isolate-leader when not given).
-    func faults() throws -> [NemesisChoice] {
-        try (nemesis ?? NemesisChoice.isolateLeader.rawValue).split(separator: ",", omittingEmptySubsequences: false)
-            .map { word in
-                let name = word.trimmingCharacters(in: .whitespaces)
-                guard let fault = NemesisChoice(rawValue: name) else {
-                    throw ValidationError(
-                        "unknown fault `\(name)` in --nemesis: a comma-separated list of "
-                            + NemesisChoice.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                return fault
+    /// --nemesis as faults.
+    func faults() throws -> [NemesisChoice]? {
+        try nemesis?.split(separator: ",", omittingEmptySubsequences: false).map { word in
+            let name = word.trimmingCharacters(in: .whitespaces)
+            guard let fault = NemesisChoice(rawValue: name) else {
+                throw ValidationError(
+                    "unknown fault `\(name)` in --nemesis: a comma-separated list of "
+                        + NemesisChoice.allCases.map(\.rawValue).joined(separator: ", "))
             }
+            return fault
+        }
     }
 
-    static let scenarios = ["bootstrap", "join", "failover", "all", "workload"]
+    /// The scenario file; `all` (the README's) is the whole failover.
+    func script() throws -> ScenarioScript {
+        let library = ScenarioLibrary(directory: try HarnessHome.locate().scenarios)
+        do { return try library.load(scenario == "all" ? "failover" : scenario) } catch let error as HarnessError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// What the flags put in place of the file's workload options.
+    func overrides() throws -> ScenarioOverrides {
+        var w = WorkloadOptions(kind: workload)
+        w.nemesis = try faults()
+        w.schedule = schedule
+        w.concurrency = concurrency
+        w.rate = rate
+        w.duration = duration
+        w.consistency = readConsistency
+        w.seed = seed
+        w.clientProgram = client.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] }
+        return ScenarioOverrides(fault: fault, workload: w)
+    }
 
     func validate() throws {
-        guard Self.scenarios.contains(scenario) else {
-            throw ValidationError("unknown scenario `\(scenario)`: one of \(Self.scenarios.joined(separator: ", "))")
-        }
+        let script = try script()
         let given: [String?] = [
             workload.map { _ in "--workload" }, nemesis.map { _ in "--nemesis" }, schedule.map { _ in "--schedule" },
             concurrency.map { _ in "--concurrency" }, rate.map { _ in "--rate" }, duration.map { _ in "--duration" },
             readConsistency.map { _ in "--read-consistency" }, seed.map { _ in "--seed" },
-            storeOnTmpfs ? "--store-on-tmpfs" : nil, client.map { _ in "--client" },
+            client.map { _ in "--client" },
         ]
-        if scenario != "workload", !given.compactMap({ $0 }).isEmpty {
+        let statements = script.lines.map(\.statement)
+        if !statements.contains(where: { if case .workload = $0 { true } else { false } }),
+            !given.compactMap({ $0 }).isEmpty
+        {
             throw ValidationError(
-                "\(given.compactMap { $0 }.joined(separator: ", ")) apply to `harness run workload` only, "
-                    + "not to \(scenario)")
+                "\(given.compactMap { $0 }.joined(separator: ", ")) apply to workload phases, and the scenario "
+                    + "\(script.name) has none (`harness run workload` has one)")
+        }
+        if fault != nil, !statements.contains(where: { if case .failover = $0 { true } else { false } }) {
+            throw ValidationError("--fault applies to failover steps, and the scenario \(script.name) has none")
         }
         _ = try faults()
         if let client, !FileManager.default.isExecutableFile(atPath: client) {
@@ -159,9 +182,10 @@ struct RunScenario: AsyncParsableCommand {
                 "--client \(client): no such executable; give the path of a program that speaks docs/client-contract.md"
             )
         }
-        if storeOnTmpfs && nixos {
+        if (storeOnTmpfs || script.storeOnTmpfs) && nixos {
             throw ValidationError(
-                "--store-on-tmpfs applies to fixture guests, whose units the harness installs: drop --nixos")
+                "--store-on-tmpfs (or a file's `variant store-on-tmpfs`) applies to fixture guests, whose units the "
+                    + "harness installs: drop --nixos")
         }
         if let concurrency, !(1...1000).contains(concurrency) {
             throw ValidationError("--concurrency must be 1 to 1000 clients, not \(concurrency)")
@@ -170,51 +194,70 @@ struct RunScenario: AsyncParsableCommand {
         if let duration, !duration.isFinite || duration <= 0 || duration > 3600 {
             throw ValidationError("--duration must be more than 0 and at most 3600 seconds, not \(duration)")
         }
-        _ = try findingIDs(fix, option: "--fix")
+        if let fix { _ = try findingIDs(fix, option: "--fix") }
     }
 
     func run() async throws {
         let logger = global.logger()
-        let (scenario, fault, keep, nixos, storeOnTmpfs) = (
-            self.scenario, self.fault, self.keep, self.nixos, self.storeOnTmpfs
-        )
-        let seed = self.seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        let (kind, faults, schedule, duration) = (
-            workload ?? .casRegister, try faults(), schedule ?? .once, duration ?? 30
-        )
-        let consistency = readConsistency ?? .linearizable
-        // Jepsen's 5 values let most compares succeed; with serializable reads many values
-        // make a stale read visible (with 5, nearly every read has a concurrent write of it).
-        let phase = WorkloadPhase(
-            name: "\(kind.rawValue)-\(faults.map(\.rawValue).joined(separator: "-"))", workload: kind,
-            generator: Generator(concurrency: concurrency ?? 10, rate: rate ?? 0, duration: duration, seed: seed),
-            consistency: consistency, nemesis: faults, schedule: schedule, start: min(5, duration / 4),
-            hold: schedule == .random ? min(8, duration / 4) : duration / (2 * Double(max(faults.count, 1))),
-            values: consistency == .serializable ? 1000 : 5,
-            clientProgram: client.map { [URL(fileURLWithPath: $0).standardizedFileURL.path] })
-        if scenario == "workload" { logger.info("workload", metadata: ["seed": "\(seed)"]) }
+        var script = try script()
+        if storeOnTmpfs { script.storeOnTmpfs = true }
+        let overrides = try overrides()
+        let (keep, nixos) = (self.keep, self.nixos)
         do {
-            let fixes = try findingIDs(fix, option: "--fix")
-            let (report, dir) = try await runCancellable {
+            let fixes = try fix.map { try findingIDs($0, option: "--fix") } ?? script.fixes ?? Scenarios.runnableFixes
+            let (report, dir) = try await runCancellable { [script] in
                 try await withRuntimeSession(
-                    fixes: fixes, keep: keep, what: nixos ? "\(scenario)-nixos" : scenario, nixos: nixos, logger: logger
+                    fixes: fixes, keep: keep, what: nixos ? "\(script.name)-nixos" : script.name, nixos: nixos,
+                    logger: logger
                 ) { session, plan, report in
-                    let s = Scenarios(session: session, plan: storeOnTmpfs ? plan.withStoreOnTmpfs() : plan)
-                    // Each scenario starts from the state the one before leaves.
-                    report.scenarios.append(try await s.bootstrap())
-                    if scenario == "bootstrap" { return }
-                    report.scenarios.append(try await s.join())
-                    if scenario == "join" { return }
-                    if scenario == "workload" {
-                        report.scenarios.append(
-                            try await s.workload(phase, members: Scenarios.founders + Scenarios.joiners))
-                        return
-                    }
-                    report.scenarios.append(try await s.failover(fault).0)
+                    let run = try await Scenarios(session: session, plan: plan).run(script, overrides: overrides)
+                    report.scenarios.append(run.result)
                 }
             }
             if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
             if !report.passed { throw ExitCode(1) }
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            throw findingsExit(for: error)
+        }
+    }
+}
+
+/// `harness scenarios`: the scenario files of Scenarios/, each with what it proves.
+struct ListScenarios: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scenarios",
+        abstract: "List the scenario files of Scenarios/ that `harness run NAME` runs, each with what it proves.")
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    struct Entry: Encodable {
+        let name: String
+        let path: String
+        let summary: String
+        let error: String?
+    }
+
+    func run() async throws {
+        do {
+            let library = ScenarioLibrary(directory: try HarnessHome.locate().scenarios)
+            let entries = library.names.map { name in
+                let path = library.directory.appendingPathComponent("\(name).\(ScenarioScript.fileExtension)").path
+                do {
+                    let script = try library.load(name)
+                    return Entry(name: name, path: path, summary: script.summary, error: nil)
+                } catch { return Entry(name: name, path: path, summary: "", error: "\(error)") }
+            }
+            if json {
+                try printJSON(entries)
+            } else {
+                let width = entries.map(\.name.count).max() ?? 0
+                for e in entries {
+                    print(e.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + (e.error ?? e.summary))
+                }
+            }
+            if entries.contains(where: { $0.error != nil }) { throw ExitCode(2) }
         } catch let code as ExitCode {
             throw code
         } catch {

@@ -119,7 +119,7 @@ final class CLIInputTests: XCTestCase {
         try await assertBadInput(["check", "--repo", "/tmp", "--fix", "F1"], "miniature only")
         try await assertBadInput(
             ["run", "failover", "--workload", "set", "--seed", "3"],
-            "--workload, --seed apply to `harness run workload`")
+            "--workload, --seed apply to workload phases", "the scenario failover has none")
         try await assertBadInput(["run", "workload", "--concurrency", "0"], "--concurrency must be 1 to 1000")
         try await assertBadInput(["run", "workload", "--duration", "nan"], "--duration must be more than 0")
         try await assertBadInput(
@@ -128,9 +128,8 @@ final class CLIInputTests: XCTestCase {
         try await assertBadInput(["run", "workload", "--schedule", "often"], "'once' and 'random'")
         try await assertBadInput(
             ["run", "workload", "--client", "/nonexistent"], "no such executable", "client-contract")
-        try await assertBadInput(["run", "join", "--schedule", "random"], "--schedule apply to `harness run workload`")
-        try await assertBadInput(
-            ["run", "join", "--store-on-tmpfs"], "--store-on-tmpfs apply to `harness run workload`")
+        try await assertBadInput(["run", "join", "--schedule", "random"], "--schedule apply to workload phases")
+        try await assertBadInput(["run", "workload", "--fault", "suspend"], "--fault applies to failover steps")
         try await assertBadInput(["run", "workload", "--store-on-tmpfs", "--nixos"], "fixture guests", "drop --nixos")
         // Runtime repro honours --ledger and --nixpkgs-lib: bad ones stop it before anything boots.
         let dir = try temporaryDirectory()
@@ -151,6 +150,22 @@ final class CLIInputTests: XCTestCase {
             "PHOTONCLOUD_REPO=\(dir.path) is not a PhotonCloud checkout")
         let out = try await cli(["check"], environment: ["PHOTONCLOUD_REPO": missing])
         XCTAssertFalse(out.stderr.contains("--repo"), out.stderr)
+    }
+
+    /// `harness scenarios` lists the files of Scenarios/; a file that does not parse is bad
+    /// input naming its line.
+    func testScenarioFiles() async throws {
+        let listed = try await cli(["scenarios", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        let entries = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], listed.stdout)
+        let names = entries.compactMap { $0["name"] as? String }
+        XCTAssertTrue(
+            Set(names).isSuperset(of: ["bootstrap", "join", "failover", "workload", "stale-reads"]), "\(names)")
+        XCTAssertTrue(entries.allSatisfy { !($0["summary"] as? String ?? "").isEmpty }, listed.stdout)
+        let bad = try temporaryDirectory().appendingPathComponent("bad.scenario")
+        try "# A bad one.\nbootstrap\nfailover unplug\n".write(to: bad, atomically: true, encoding: .utf8)
+        try await assertBadInput(["run", bad.path], "bad.scenario:3: `failover` takes one fault")
     }
 
     // Class 7: every --json command prints one JSON object on every error path.

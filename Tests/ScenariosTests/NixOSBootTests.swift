@@ -63,23 +63,25 @@ final class NixOSBootTests: XCTestCase {
         }
     }
 
-    /// bootstrap, join and failover with a power loss on NixOS nodes: node01-node03
-    /// and node06 boot with their units started by their own systems; node04 and
-    /// node05 boot during join, their systems running the first-boot join; the
-    /// destroyed leader's heal is a boot.
+    /// Scenarios/failover.scenario (bootstrap, join and failover with a power loss) on
+    /// NixOS nodes: node01-node03 and node06 boot with their units started by their own
+    /// systems; node04 and node05 boot during join, their systems running the first-boot
+    /// join; the destroyed leader's heal is a boot.
     func testScenariosRunOnNixOSNodes() async throws {
-        try await withNixOSSession(fixes: RuntimeScenarioTests.runnable) { session, plan in
+        let script = try ScenarioLibrary(directory: try HarnessHome.locate().scenarios).load("failover")
+        try await withNixOSSession(fixes: script.fixes ?? Scenarios.runnableFixes) { session, plan in
             XCTAssertTrue(session.nodesRunTheirOwnUnits)
-            let s = Scenarios(session: session, plan: plan)
-            let results = [try await s.bootstrap(), try await s.join(), try await s.failover(.destroy).0]
-            for result in results {
-                XCTAssertTrue(
-                    result.passed,
-                    "\(result.name): "
-                        + result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
+            let result: ScenarioResult
+            do { result = try await Scenarios(session: session, plan: plan).run(script).result } catch let
+                failure as ScenarioScriptFailure
+            {
+                result = failure.run.result
             }
             XCTAssertTrue(
-                results[1].steps[0].detail.contains("first-boot-chainfire-join done"), results[1].steps[0].detail)
+                result.passed,
+                result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
+            let booted = try XCTUnwrap(result.steps.first { $0.name.hasPrefix("join › node04 boots") })
+            XCTAssertTrue(booted.detail.contains("first-boot-chainfire-join done"), booted.detail)
         }
     }
 

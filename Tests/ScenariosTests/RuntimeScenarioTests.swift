@@ -67,35 +67,50 @@ final class TeardownObserver: NSObject, XCTestObservation, @unchecked Sendable {
     }
 }
 
+/// Every scenario file of Scenarios/, run on the shared cluster. The files the suite knows
+/// get their own test (and more assertions on what they recorded); any other file, one
+/// added later, runs in `testEveryOtherScenarioFile` with no edit here.
 final class RuntimeScenarioTests: XCTestCase {
-    /// The miniature fixed so that bootstrap, join and failover can work.
-    static let runnable = ["F5.1", "F5.2", "F4.1", "F4.2", "F3"]
+    /// The files with a test of their own below.
+    static let ownTests: Set<String> = [
+        "failover", "failover-freeze", "failover-link-down", "cas-register", "stale-reads", "in-guest-faults",
+        "unpersisted-writes", "power-loss-all", "set-majorities-ring",
+    ]
 
-    func scenarios() async throws -> Scenarios {
+    func scenarios(fixes: [String] = Scenarios.runnableFixes) async throws -> Scenarios {
         let session = try await SharedCluster.shared.session()
-        return Scenarios(session: session, plan: try await SharedCluster.shared.plan(Self.runnable))
+        return Scenarios(session: session, plan: try await SharedCluster.shared.plan(fixes))
     }
 
-    func assertPassed(_ result: ScenarioResult, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(
-            result.passed,
-            result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"), file: file,
-            line: line)
-    }
-
-    func run(_ body: () async throws -> ScenarioResult) async throws -> ScenarioResult {
-        do { return try await body() } catch let failure as ScenarioFailure {
-            XCTFail("\(failure)")
+    /// Runs Scenarios/NAME.scenario; a failed step fails the test with every step so far.
+    func runFile(_ name: String, file: StaticString = #filePath, line: UInt = #line) async throws -> ScenarioScriptRun {
+        let script = try ScenarioLibrary(directory: try HarnessHome.locate().scenarios).load(name)
+        let s = try await scenarios(fixes: script.fixes ?? Scenarios.runnableFixes)
+        do { return try await s.run(script) } catch let failure as ScenarioScriptFailure {
+            let steps = failure.run.result.steps.map { "\($0.passed ? "ok  " : "FAIL") \($0.name): \($0.detail)" }
+            XCTFail("\(name).scenario failed:\n" + steps.joined(separator: "\n"), file: file, line: line)
             throw failure
         }
     }
 
+    /// What the file's first workload phase recorded.
+    func firstWorkload(_ name: String) async throws -> WorkloadPhase.Outcome {
+        let run = try await runFile(name)
+        return try XCTUnwrap(run.workloads.first, "\(name).scenario ran no workload phase")
+    }
+
+    func testEveryOtherScenarioFile() async throws {
+        let names = ScenarioLibrary(directory: try HarnessHome.locate().scenarios).names
+        XCTAssertTrue(Self.ownTests.isSubset(of: names), "files the tests name are missing: \(Self.ownTests)")
+        for name in names where !Self.ownTests.contains(name) {
+            // One file's failure is reported and the next still runs.
+            _ = try? await runFile(name)
+        }
+    }
+
     func testBootstrapThenJoinThenFailoverWithPowerLoss() async throws {
-        let s = try await scenarios()
-        assertPassed(try await run { try await s.bootstrap() })
-        assertPassed(try await run { try await s.join() })
-        let (result, history) = try await s.failover(.destroy)
-        assertPassed(result)
+        let run = try await runFile("failover")
+        let history = try XCTUnwrap(run.failovers.first)
         XCTAssertGreaterThan(history.operations.filter { $0.outcome == .ok }.count, 5)
         XCTAssertEqual(history.faults.count, 1)
         XCTAssertNotNil(history.faults.first?.healed)
@@ -106,18 +121,21 @@ final class RuntimeScenarioTests: XCTestCase {
         XCTAssertTrue(elections.contains { $0.term > old.term && $0.leader != old.member }, "\(elections)")
     }
 
-    /// A link that carries no traffic after link up is repaired step by step, each
-    /// failed step shown with the NIC's state. Here the guest's own interface is down,
-    /// which only the last step, a reset of the guest's NIC, undoes.
+    func testFailoverWithFrozenLeader() async throws {
+        let run = try await runFile("failover-freeze")
+        XCTAssertEqual(run.failovers.first?.faults.first?.kind, "suspend")
+    }
+
+    func testFailoverWithIsolatedLeader() async throws {
+        let run = try await runFile("failover-link-down")
+        let heal = try XCTUnwrap(run.failovers.first?.faults.first?.healConfirmation)
+        XCTAssertTrue(heal.hasPrefix("cluster link up: "), heal)
+    }
+
     /// Clients in the harness, through each member's 127.0.0.1 forward: a dense
     /// concurrent cas-register history that the checker finds linearizable.
     func testCASRegisterFromTheHostIsLinearizable() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        let phase = WorkloadPhase(
-            name: "cas-register", workload: .casRegister,
-            generator: Generator(concurrency: 6, rate: 60, duration: 15, seed: 1))
-        let outcome = try await phase.run(in: s, members: Scenarios.founders)
+        let outcome = try await firstWorkload("cas-register")
         let ok = outcome.history.operations.filter { $0.status == .ok }.count
         XCTAssertGreaterThan(ok, 100, "acknowledged operations in 15 s from 6 clients")
         XCTAssertTrue(Set(outcome.history.operations.map(\.f)).isSuperset(of: ["read", "write", "cas"]))
@@ -130,47 +148,28 @@ final class RuntimeScenarioTests: XCTestCase {
     /// reads, and the cas-register history is not linearizable. The same run with
     /// linearizable reads is.
     func testStaleReadsUnderAnIsolatedLeaderAreCaught() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        func phase(_ consistency: ReadConsistency) async throws -> WorkloadPhase.Outcome {
-            try await WorkloadPhase(
-                name: "stale-\(consistency.rawValue)", workload: .casRegister,
-                generator: Generator(concurrency: 6, rate: 0, duration: 40, seed: 7), consistency: consistency,
-                nemesis: [.isolateLeader], start: 4, hold: 8, keys: 2, values: 1000
-            ).run(in: s, members: Scenarios.founders)
-        }
-        let stale = try await phase(.serializable)
+        let run = try await runFile("stale-reads")
+        XCTAssertEqual(run.workloads.count, 2)
+        let (stale, sound) = (run.workloads[0], run.workloads[1])
         let broken = try XCTUnwrap(stale.faults.first)
-        XCTAssertTrue(broken.injected && broken.confirmed && broken.healed && broken.healConfirmed, broken.detail)
+        XCTAssertTrue(broken.sound, broken.detail)
         XCTAssertTrue(broken.fault.hasPrefix("isolate node0"), broken.fault)
         XCTAssertEqual(
             stale.linearizability?.validity, .invalid, "serializable reads with the leader isolated must be caught")
         XCTAssertNotNil(stale.linearizability?.anomaly?.picture)
-
-        let sound = try await phase(.linearizable)
-        let healthy = try XCTUnwrap(sound.faults.first)
-        XCTAssertTrue(healthy.confirmed && healthy.healConfirmed, healthy.detail)
+        XCTAssertTrue(try XCTUnwrap(sound.faults.first).sound, "\(sound.faults)")
         XCTAssertEqual(sound.linearizability?.validity, .valid, sound.linearizability?.anomaly?.explanation ?? "")
     }
 
     /// Faults inside the leader's guest, through the adapter's verbs, one after another in
-    /// one workload: its store killed (SIGKILL, then started again), paused (SIGSTOP,
-    /// SIGCONT) and its clock moved a minute ahead and back. Each is confirmed from the
-    /// guest and healed, and the cas-register history through all three is linearizable.
+    /// one workload: its store killed, paused and its clock moved; each confirmed and healed.
     func testInGuestFaultsOfTheLeaderKeepTheRegisterLinearizable() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        let outcome = try await WorkloadPhase(
-            name: "cas-in-guest-faults", workload: .casRegister,
-            generator: Generator(concurrency: 6, rate: 0, duration: 45, seed: 3),
-            nemesis: [.killLeader, .pauseLeader, .clockSkew], start: 3, hold: 6
-        ).run(in: s, members: Scenarios.founders)
+        let outcome = try await firstWorkload("in-guest-faults")
         XCTAssertEqual(outcome.faults.count, 3)
         for fault in outcome.faults { XCTAssertTrue(fault.sound, "\(fault.fault): \(fault.detail)") }
         XCTAssertEqual(
             outcome.faults.map { String($0.fault.split(separator: " ").first ?? "") }, ["kill", "pause", "shift"])
         XCTAssertEqual(outcome.linearizability?.validity, .valid, outcome.linearizability?.anomaly?.explanation ?? "")
-        XCTAssertTrue(outcome.valid, outcome.verdicts.map(\.evidence).joined(separator: "\n"))
         XCTAssertGreaterThan(outcome.history.operations.filter { $0.status == .ok }.count, 50)
     }
 
@@ -178,16 +177,7 @@ final class RuntimeScenarioTests: XCTestCase {
     /// a tmpfs, power loss of every member at once erases acknowledged adds, and the set
     /// checker fails the run. The same run with etcd on its disk passes.
     func testPowerLossOfEveryMemberIsCaughtOnlyWhenTheStoreIsOnTmpfs() async throws {
-        let disk = try await scenarios()
-        let tmpfs = Scenarios(session: disk.session, plan: disk.plan.withStoreOnTmpfs())
-        func phase(_ s: Scenarios, _ name: String) async throws -> WorkloadPhase.Outcome {
-            _ = try await run { try await s.bootstrap() }
-            return try await WorkloadPhase(
-                name: name, workload: .set, generator: Generator(concurrency: 6, rate: 0, duration: 20, seed: 11),
-                nemesis: [.powerLossAll], start: 8, hold: 2
-            ).run(in: s, members: Scenarios.founders)
-        }
-        let lost = try await phase(tmpfs, "set-power-loss-tmpfs")
+        let lost = try await firstWorkload("unpersisted-writes")
         let outage = try XCTUnwrap(lost.faults.first)
         XCTAssertTrue(outage.sound, outage.detail)
         XCTAssertEqual(outage.fault, "power loss of node01, node02, node03")
@@ -195,7 +185,7 @@ final class RuntimeScenarioTests: XCTestCase {
         let failed = lost.verdicts.filter { $0.validity == .invalid }.map(\.checker)
         XCTAssertTrue(failed.contains("set") || failed.contains("liveness"), "\(lost.verdicts)")
 
-        let kept = try await phase(disk, "set-power-loss-disk")
+        let kept = try await firstWorkload("power-loss-all")
         XCTAssertTrue(try XCTUnwrap(kept.faults.first).sound, "\(kept.faults)")
         let sound = try XCTUnwrap(kept.set)
         XCTAssertEqual(sound.valid, true, sound.explanation)
@@ -205,23 +195,17 @@ final class RuntimeScenarioTests: XCTestCase {
     /// Jepsen's set workload on five members through a majorities ring on the bridge: every
     /// acknowledged add is in every member's final read.
     func testSetUnderAMajoritiesRingLosesNoAdd() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        _ = try await run { try await s.join() }
-        let members = Scenarios.founders + Scenarios.joiners
-        let outcome = try await WorkloadPhase(
-            name: "set-majorities-ring", workload: .set,
-            generator: Generator(concurrency: 10, rate: 0, duration: 30, seed: 5), nemesis: [.majoritiesRing]
-        ).run(in: s, members: members)
-        let fault = try XCTUnwrap(outcome.faults.first)
-        XCTAssertTrue(fault.injected && fault.confirmed && fault.healed && fault.healConfirmed, fault.detail)
+        let outcome = try await firstWorkload("set-majorities-ring")
+        XCTAssertTrue(try XCTUnwrap(outcome.faults.first).sound, "\(outcome.faults)")
         let result = try XCTUnwrap(outcome.set)
         XCTAssertEqual(result.valid, true, result.explanation)
-        XCTAssertEqual(result.reads, members.count, result.explanation)
+        XCTAssertEqual(result.reads, 5, result.explanation)
         XCTAssertGreaterThan(result.acknowledged, 50)
-        XCTAssertTrue(outcome.valid, outcome.verdicts.map(\.evidence).joined(separator: "\n"))
     }
 
+    /// A link that carries no traffic after link up is repaired step by step, each
+    /// failed step shown with the NIC's state. Here the guest's own interface is down,
+    /// which only the last step, a reset of the guest's NIC, undoes.
     func testAHealedLinkThatCarriesNoTrafficIsRepaired() async throws {
         let s = try await scenarios()
         let node = try s.session.node("node03")
@@ -236,22 +220,6 @@ final class RuntimeScenarioTests: XCTestCase {
         XCTAssertTrue(confirmation.contains("QEMU TX ring: inuse: 0, used_idx: "), confirmation)
     }
 
-    func testFailoverWithFrozenLeader() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        _ = try await run { try await s.join() }
-        assertPassed(try await s.failover(.suspend).0)
-    }
-
-    func testFailoverWithIsolatedLeader() async throws {
-        let s = try await scenarios()
-        _ = try await run { try await s.bootstrap() }
-        _ = try await run { try await s.join() }
-        let (result, history) = try await s.failover(.linkDown)
-        assertPassed(result)
-        let heal = try XCTUnwrap(history.faults.first?.healConfirmation)
-        XCTAssertTrue(heal.hasPrefix("cluster link up: "), heal)
-    }
 }
 
 /// Each runtime finding: reproduced with only F5 fixed, resolved by its own fix.

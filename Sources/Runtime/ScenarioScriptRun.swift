@@ -1,0 +1,108 @@
+import Foundation
+import Harness
+import HostCommand
+
+/// What running a scenario file gave: its steps (each built-in scenario's steps prefixed
+/// by its name), and what its failovers and workload phases recorded, for a caller
+/// (a test) to look into.
+public struct ScenarioScriptRun: Sendable {
+    public var result: ScenarioResult
+    public var failovers: [FailoverHistory] = []
+    public var workloads: [WorkloadPhase.Outcome] = []
+}
+
+/// What `harness run`'s flags put in place of a file's: the fault of its failovers and the
+/// options of its workload phases.
+public struct ScenarioOverrides: Sendable {
+    public var fault: Fault?
+    public var workload = WorkloadOptions()
+    public init(fault: Fault? = nil, workload: WorkloadOptions = WorkloadOptions()) {
+        self.fault = fault
+        self.workload = workload
+    }
+}
+
+extension Scenarios {
+    /// Runs a scenario file's statements in order on this cluster. A failed step stops it,
+    /// with a `ScenarioFailure` carrying what it did so far.
+    public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init()) async throws
+        -> ScenarioScriptRun
+    {
+        let s = script.storeOnTmpfs ? Scenarios(session: session, plan: plan.withStoreOnTmpfs()) : self
+        var run = ScenarioScriptRun(result: ScenarioResult(name: script.name))
+        var r = StepRecorder(script.name, session: session)
+        // Who serves clients: the founders, and the joiners once they joined.
+        var members = Self.founders
+        let phases = script.lines.filter { if case .workload = $0.statement { true } else { false } }.count
+        var phaseIndex = 0
+        do {
+            for line in script.lines {
+                switch line.statement {
+                case .bootstrap:
+                    try await r.include("bootstrap") { try await s.bootstrap() }
+                case .join:
+                    try await r.include("join") { try await s.join() }
+                    members = Self.founders + Self.joiners
+                case .failover(let written):
+                    let fault = overrides.fault ?? written
+                    try await r.include("failover \(fault.rawValue)") {
+                        let (result, history) = try await s.failover(fault)
+                        run.failovers.append(history)
+                        return result
+                    }
+                case .on(let node, let verb):
+                    try await r.step("on \(node): \(verb.joined(separator: " "))") {
+                        try await s.adapterVerb(node, verb, expecting: nil)
+                    }
+                case .expect(let node, let verb, let output):
+                    try await r.step("on \(node): \(verb.joined(separator: " ")) => \(output)") {
+                        try await s.adapterVerb(node, verb, expecting: output)
+                    }
+                case .wait(let seconds, let node, let verb, let output):
+                    let what = "\(verb.joined(separator: " "))" + (output.map { " => \($0)" } ?? "")
+                    try await r.step("wait \(Int(seconds)) s on \(node): \(what)") {
+                        try await session.waitFor("`\(what)` on \(node)", node: node, seconds: seconds) {
+                            try? await s.adapterVerb(node, verb, expecting: output)
+                        }
+                    }
+                case .workload(let written):
+                    phaseIndex += 1
+                    let options = written.overridden(by: overrides.workload)
+                    var phase = options.phase()
+                    if phases > 1 { phase.name = "\(phaseIndex)-\(phase.name)" }
+                    try await r.include("workload \(phase.name)") {
+                        let (result, outcome) = try await s.workload(
+                            phase, members: options.members ?? members, expectInvalid: options.expectInvalid ?? [])
+                        run.workloads.append(outcome)
+                        return result
+                    }
+                }
+            }
+        } catch let failure as ScenarioFailure {
+            run.result = failure.result
+            throw ScenarioScriptFailure(run: run)
+        }
+        run.result = r.result
+        return run
+    }
+
+    /// Runs an adapter verb on `node` (each word quoted, so a script cannot reach the shell);
+    /// with `expecting`, its output must be that text.
+    func adapterVerb(_ node: String, _ verb: [String], expecting: String?) async throws -> String {
+        _ = try session.node(node)
+        let command = verb.map(HostCommand.shellQuote).joined(separator: " ")
+        guard let output = await session.adapter(node, command) else {
+            throw HarnessError(.failure, "`adapter \(verb.joined(separator: " "))` failed on \(node)")
+        }
+        if let expecting, output != expecting {
+            throw HarnessError(.failure, "\(node) printed `\(output.prefix(300))`, not `\(expecting)`")
+        }
+        return output.isEmpty ? "ok" : String(output.prefix(300))
+    }
+}
+
+/// A scenario file that stopped at a failed step, with what it recorded so far.
+public struct ScenarioScriptFailure: Error, CustomStringConvertible {
+    public let run: ScenarioScriptRun
+    public var description: String { "\(ScenarioFailure(result: run.result))" }
+}
