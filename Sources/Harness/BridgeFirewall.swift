@@ -86,6 +86,28 @@ public actor BridgeFirewall {
         logger.debug("bridge rules applied", metadata: ["table": "\(table)", "cuts": "\(cuts.count)"])
     }
 
+    /// Frames the table's rules have dropped so far (the sum of their counters); 0 with no table.
+    public func droppedFrames() async throws -> Int {
+        guard applied else { return 0 }
+        let out = try await HostCommand("nft", ["list", "table", "bridge", table]).run(timeout: 30)
+        guard out.status == 0 else {
+            throw HarnessError(.environment, "nft could not list table bridge \(table): \(out.stderr)")
+        }
+        return Self.droppedFrames(inListing: out.stdout)
+    }
+
+    /// The sum of `counter packets N` in nft's text listing of a table.
+    static func droppedFrames(inListing text: String) -> Int {
+        var total = 0
+        for line in text.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            for (i, word) in words.enumerated() where word == "packets" && i > 0 && words[i - 1] == "counter" {
+                if i + 1 < words.count, let n = Int(words[i + 1]) { total += n }
+            }
+        }
+        return total
+    }
+
     /// Removes the table: every cut healed.
     public func clear() async throws {
         guard applied else { return }

@@ -59,6 +59,15 @@ public struct PartitionNemesis: Sendable {
             outcome.detail += (outcome.detail.isEmpty ? "" : "; ") + "\(error)"
         }
         // Always healed, whatever happened above.
+        await Self.heal(members, cluster: cluster, &outcome, record: record)
+        return outcome
+    }
+
+    /// Removes the run's bridge rules and confirms every path carries frames again.
+    static func heal(
+        _ members: [String], cluster: Cluster, _ outcome: inout NemesisOutcome,
+        record: @escaping @Sendable (String, String) -> Void
+    ) async {
         do {
             try await cluster.firewall.clear()
             record("stop", outcome.fault)
@@ -70,7 +79,6 @@ public struct PartitionNemesis: Sendable {
         } catch {
             outcome.detail += "; heal: \(error)"
         }
-        return outcome
     }
 
     static func text(_ cuts: Set<BridgeFirewall.Cut>) -> String {

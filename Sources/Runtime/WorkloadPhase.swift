@@ -23,6 +23,11 @@ public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case halves
     case majoritiesRing = "majorities-ring"
     case bridge
+    /// The leader's frames to one follower dropped: it hears the follower, the follower
+    /// does not hear it (a one-way cut, confirmed by what the follower received).
+    case oneWayLeader = "one-way-leader"
+    /// 30 % of the frames between every two members dropped.
+    case packetLoss = "packet-loss"
     /// The leader's store killed with SIGKILL, then started again.
     case killLeader = "kill-leader"
     /// The leader's store stopped with SIGSTOP, then continued.
@@ -196,6 +201,16 @@ public struct WorkloadPhase: Sendable {
         case .bridge: partition = { .bridge }
         case .isolateLeader:
             partition = { await Self.leader(members: members, clients: clients).map { .isolate($0) } }
+        case .oneWayLeader:
+            partition = {
+                guard let leader = await Self.leader(members: members, clients: clients),
+                    let follower = members.first(where: { $0 != leader })
+                else { return nil }
+                return .oneWay(from: leader, to: follower)
+            }
+        case .packetLoss:
+            return await PacketLossNemesis(members: members, percent: 30, start: start, hold: hold)
+                .run(cluster: cluster, record: record)
         case .killLeader, .pauseLeader, .clockSkew:
             let kind: GuestFaultNemesis.Kind =
                 choice == .killLeader ? .kill : choice == .pauseLeader ? .pause : .clockShift(seconds: 60)

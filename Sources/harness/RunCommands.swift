@@ -89,7 +89,8 @@ struct RunScenario: AsyncParsableCommand {
     @Option(
         help: .init(
             "workload: a comma-separated list of faults: none, isolate-leader, halves, majorities-ring, "
-                + "bridge (partitions on the host's bridge), kill-leader, pause-leader, clock-skew (in the leader's "
+                + "bridge, one-way-leader (partitions on the host's bridge), packet-loss (30 % of frames "
+                + "dropped there), kill-leader, pause-leader, clock-skew (in the leader's "
                 + "guest), power-loss-majority or power-loss-all (domains destroyed together, then started)."))
     var nemesis: String?
     @Option(

@@ -3,6 +3,7 @@ import Harness
 import HostCommand
 import Logging
 import Nemesis
+import SSH
 import XCTest
 
 /// Partitions on the host's bridge, on three real fixture guests: each cut confirmed
@@ -30,6 +31,17 @@ final class BridgeFirewallTests: XCTestCase {
             try await cluster.firewall.apply(oneWay, taps: taps)
             let seen = try await Reachability.blocked(among: cluster.nodes, timeoutScale: scale)
             XCTAssertEqual(seen, oneWay, "node03 does not hear node02, node02 still hears node03")
+
+            // Packet loss: some echoes cross, some do not, and the rules' counters show the drops.
+            try await cluster.firewall.apply([], taps: taps, lossPercent: 50, lossAmong: names)
+            let ping = try await cluster.nodes[0].exec(
+                "ping -c 30 -i 0.2 -w \(Int(20 * scale)) -q \(cluster.nodes[1].spec.ip)", timeout: 40 * scale)
+            let received = ping.stdout.split(separator: ",").first { $0.contains("received") }
+                .flatMap { Int($0.split(separator: " ").first ?? "") }
+            let lossy = try XCTUnwrap(received, ping.stdout)
+            XCTAssertTrue((1..<30).contains(lossy), "50 % loss each way: \(ping.stdout)")
+            let dropped = try await cluster.firewall.droppedFrames()
+            XCTAssertGreaterThan(dropped, 0)
 
             try await cluster.firewall.clear()
             let healed = try await Reachability.blocked(among: cluster.nodes, timeoutScale: scale)

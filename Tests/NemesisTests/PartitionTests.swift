@@ -73,6 +73,21 @@ final class PartitionTests: XCTestCase {
                 lossAmong: []))
     }
 
+    /// Packet loss is confirmed by the rules' counters, summed from nft's listing.
+    func testDroppedFramesAreTheSumOfTheCounters() {
+        let listing = """
+            table bridge phc_0a0b0c0d {
+            	chain forward {
+            		type filter hook forward priority filter; policy accept;
+            		iifname "vnet1" oifname "vnet2" numgen random mod 100 < 30 counter packets 12 bytes 1176 drop
+            		iifname "vnet2" oifname "vnet1" numgen random mod 100 < 30 counter packets 3 bytes 294 drop
+            	}
+            }
+            """
+        XCTAssertEqual(BridgeFirewall.droppedFrames(inListing: listing), 15)
+        XCTAssertEqual(BridgeFirewall.droppedFrames(inListing: "table bridge x {\n}\n"), 0)
+    }
+
     func testInEchosIsReadByName() {
         let snmp = """
             Ip: Forwarding DefaultTTL
