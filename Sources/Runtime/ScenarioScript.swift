@@ -61,7 +61,7 @@ public struct ScenarioScript: Sendable, Equatable {
     }
 
     public static let fileExtension = "scenario"
-    static let checkers = ["linearizable", "set", "liveness", "nemesis"]
+    static let checkers = ["linearizable", "set", "liveness", "convergence", "nemesis"]
 
     public static func parse(_ text: String, name: String, file: String? = nil) throws -> ScenarioScript {
         var script = ScenarioScript(name: name, summary: "", fixes: nil, lines: [])

@@ -124,9 +124,10 @@ public struct WorkloadPhase: Sendable {
             let result = SetChecker().check(history)
             outcome = Outcome(history: history, verdicts: [CheckerVerdict(result)], set: result)
         }
+        let bound = 30 * session.cluster.timeoutScale
         outcome.verdicts.append(
-            await Self.liveness(
-                clients, members: members, key: "\(prefix)/liveness", bound: 30 * session.cluster.timeoutScale))
+            await Self.liveness(clients, members: members, key: "\(prefix)/liveness", bound: bound))
+        outcome.verdicts.append(await Self.convergence(clients, members: members, prefix: "\(prefix)/", bound: bound))
         if hook != nil {
             outcome.faults = box.value
             // A fault that never took effect (or was never undone) leaves the run undecided.
@@ -261,6 +262,48 @@ public struct WorkloadPhase: Sendable {
         return CheckerVerdict(
             checker: "liveness", validity: .invalid,
             evidence: "no member acknowledged a write within \(Int(bound)) s after the workload (last: \(last))")
+    }
+
+    /// Convergence: after the workload, every member's own copy (serializable reads) of the
+    /// phase's keys is the same, within `bound` seconds (a follower may still be applying).
+    static func convergence(_ clients: [any StoreClient], members: [String], prefix: String, bound: Double) async
+        -> CheckerVerdict
+    {
+        let start = ContinuousClock.now
+        while true {
+            let copies = await withTaskGroup(of: (String, [String: String]?).self) { group in
+                for (name, client) in zip(members, clients) {
+                    group.addTask { (name, try? await copy(of: client, prefix: prefix)) }
+                }
+                var copies: [String: [String: String]?] = [:]
+                for await (name, copy) in group { copies[name] = copy }
+                return copies
+            }
+            let result = ConvergenceChecker().check(copies)
+            let took = (ContinuousClock.now - start).seconds
+            if result.converged {
+                return CheckerVerdict(
+                    checker: "convergence", validity: .valid,
+                    evidence: result.explanation + String(format: " (%.1f s after the workload)", took))
+            }
+            guard took < bound else {
+                return CheckerVerdict(
+                    checker: "convergence", validity: .invalid,
+                    evidence: "the members' copies still differ \(Int(bound)) s after the workload: "
+                        + result.explanation)
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// A member's own copy of the keys under `prefix`: the values too when they are few (a
+    /// register's), the keys alone when many (a set's elements are its keys).
+    static func copy(of client: any StoreClient, prefix: String) async throws(ClientError) -> [String: String] {
+        let keys = try await client.keys(prefix: prefix, consistency: .serializable)
+        guard keys.count <= 50 else { return Dictionary(uniqueKeysWithValues: keys.map { ($0, "") }) }
+        var copy: [String: String] = [:]
+        for key in keys { copy[key] = try await client.get(key, consistency: .serializable) ?? "" }
+        return copy
     }
 
     /// The member that leads, as the members' own status says; an election may be under
