@@ -41,7 +41,7 @@ let package = Package(
         // What a run leaves to look at: results.json, timeline.html, latency and rate plots.
         .target(name: "Report", dependencies: ["Linearizability"], swiftSettings: strict),
         // Faults the guests cannot see: partitions on the host's bridge, and their probes.
-        .target(name: "Nemesis", dependencies: ["Harness"], swiftSettings: strict),
+        .target(name: "Nemesis", dependencies: ["Harness", "HostCommand"], swiftSettings: strict),
         .target(
             name: "Findings", dependencies: ["Nix", "HostCommand", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),

@@ -34,6 +34,8 @@ public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case pauseLeader = "pause-leader"
     /// The leader's wall clock moved 60 s ahead, then back.
     case clockSkew = "clock-skew"
+    /// Every member's store restarted in turn, each back and following a leader before the next.
+    case rollingRestart = "rolling-restart"
     /// Power lost at once by a majority of the members, the leader among them, then restored.
     case powerLossMajority = "power-loss-majority"
     /// Power lost at once by every member, then restored.
@@ -220,6 +222,11 @@ public struct WorkloadPhase: Sendable {
                 choose: { await Self.leader(members: members, clients: clients) },
                 adapter: { node, arguments in await session.adapter(node, arguments) })
             return await fault.run(record: record)
+        case .rollingRestart:
+            return await RollingRestartNemesis(
+                members: members, start: start, timeoutScale: cluster.timeoutScale,
+                adapter: { node, arguments in await session.adapter(node, arguments) }
+            ).run(record: record)
         case .powerLossMajority, .powerLossAll:
             let all = choice == .powerLossAll
             let fault = PowerLossNemesis(

@@ -2,14 +2,15 @@
 # The scenario adapter for the miniature: Chainfire is etcd behind a REST front.
 # Every target implements the same verbs; scenario logic is written against them.
 #   put KEY VALUE | get KEY | leader | members | health | count PREFIX | keys PREFIX | elections
-#   process | kill | pause | resume | start | clock | clock-shift SECONDS   (the in-guest faults)
+#   process | kill | pause | resume | start | restart | clock | clock-shift SECONDS   (the in-guest faults)
 # `leader` prints "MEMBER_ID LEADER_ID TERM" as this node sees it; `members`
 # prints "ID NAME PEER_URL STARTED" lines; `keys` prints the keys under PREFIX in
 # this member's own copy (a serializable read), one a line; `elections` prints
 # "TERM LEADER_ID" for each election Raft logged on this node (IDs in `leader`'s
 # decimal form). `process` prints "PID STATE" of the store's process (T when stopped),
 # nothing when there is none; `kill`, `pause` and `resume` send it SIGKILL, SIGSTOP and
-# SIGCONT; `start` starts Chainfire again once its unit has ended; `clock` prints the
+# SIGCONT; `start` starts Chainfire again once its unit has ended; `restart` restarts its
+# unit (stopped, then started, as a rolling restart does); `clock` prints the
 # guest's time in seconds since the epoch, and `clock-shift` moves it.
 # Scenario waits poll these verbs on every member several times a second, and under
 # TCG a Go binary (etcdctl) takes seconds to start and evicts the guest's translated
@@ -48,6 +49,7 @@ case "$1" in
     # The unit's shell outlives its etcd by a moment; a start before it ends is a no-op.
     i=0; while systemctl is-active chainfire >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
     systemctl start chainfire ;;
+  restart) systemctl restart chainfire ;;
   clock) date +%s ;;
   clock-shift)
     case "$2" in ''|*[!0-9-]*) echo "adapter: clock-shift takes whole seconds, not '$2'" >&2; exit 2 ;; esac
