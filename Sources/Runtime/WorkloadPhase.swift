@@ -36,6 +36,9 @@ public enum NemesisChoice: String, Sendable, CaseIterable, Codable {
     case clockSkew = "clock-skew"
     /// Every member's store restarted in turn, each back and following a leader before the next.
     case rollingRestart = "rolling-restart"
+    /// A member that joined through the first-boot join removed under load, its data erased,
+    /// then joined again as a new member.
+    case memberReplace = "member-replace"
     /// Power lost at once by a majority of the members, the leader among them, then restored.
     case powerLossMajority = "power-loss-majority"
     /// Power lost at once by every member, then restored.
@@ -225,6 +228,24 @@ public struct WorkloadPhase: Sendable {
         case .rollingRestart:
             return await RollingRestartNemesis(
                 members: members, start: start, timeoutScale: cluster.timeoutScale,
+                adapter: { node, arguments in await session.adapter(node, arguments) }
+            ).run(record: record)
+        case .memberReplace:
+            let plan = scenarios.plan
+            return await MembershipNemesis(
+                start: start, hold: hold, timeoutScale: cluster.timeoutScale,
+                choose: {
+                    // Only a node the first-boot join brought in can join again; not the leader.
+                    let leader = await Self.leader(members: members, clients: clients)
+                    let joined = members.filter {
+                        $0 != leader
+                            && ((try? plan.node($0).bootOrder.contains { $0.hasPrefix("first-boot") }) ?? false)
+                    }
+                    guard let member = joined.last, let via = members.first(where: { $0 != member }) else {
+                        return nil
+                    }
+                    return (member, via)
+                },
                 adapter: { node, arguments in await session.adapter(node, arguments) }
             ).run(record: record)
         case .powerLossMajority, .powerLossAll:

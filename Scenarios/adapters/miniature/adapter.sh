@@ -3,6 +3,7 @@
 # Every target implements the same verbs; scenario logic is written against them.
 #   put KEY VALUE | get KEY | leader | members | health | count PREFIX | keys PREFIX | elections
 #   process | kill | pause | resume | start | restart | clock | clock-shift SECONDS   (the in-guest faults)
+#   member-remove NAME | leave | join   (a membership change)
 # `leader` prints "MEMBER_ID LEADER_ID TERM" as this node sees it; `members`
 # prints "ID NAME PEER_URL STARTED" lines; `keys` prints the keys under PREFIX in
 # this member's own copy (a serializable read), one a line; `elections` prints
@@ -11,7 +12,10 @@
 # nothing when there is none; `kill`, `pause` and `resume` send it SIGKILL, SIGSTOP and
 # SIGCONT; `start` starts Chainfire again once its unit has ended; `restart` restarts its
 # unit (stopped, then started, as a rolling restart does); `clock` prints the
-# guest's time in seconds since the epoch, and `clock-shift` moves it.
+# guest's time in seconds since the epoch, and `clock-shift` moves it. `member-remove`
+# removes the member NAME from the cluster (run on another member); `leave` stops this
+# node's store and erases its data and its first-boot join stamp, and `join` joins it
+# again as a new member, through the first-boot join the target generates.
 # Scenario waits poll these verbs on every member several times a second, and under
 # TCG a Go binary (etcdctl) takes seconds to start and evicts the guest's translated
 # code: each verb is one busybox wget to etcd (its v3 JSON gateway, the RPCs etcdctl
@@ -50,6 +54,14 @@ case "$1" in
     i=0; while systemctl is-active chainfire >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
     systemctl start chainfire ;;
   restart) systemctl restart chainfire ;;
+  member-remove)
+    id=$("$0" members | awk -v n="$2" '$2 == n { print $1 }')
+    [ -n "$id" ] || { echo "adapter: no member named '$2'" >&2; exit 1; }
+    v3 cluster/member/remove "{\"ID\":\"$id\"}" >/dev/null ;;
+  leave)
+    systemctl stop chainfire
+    rm -rf "${CHAINFIRE_DATA_DIR:-/var/lib/chainfire}" /var/lib/first-boot/chainfire.joined ;;
+  join) systemctl start first-boot-chainfire-join && systemctl start chainfire ;;
   clock) date +%s ;;
   clock-shift)
     case "$2" in ''|*[!0-9-]*) echo "adapter: clock-shift takes whole seconds, not '$2'" >&2; exit 2 ;; esac
