@@ -2,6 +2,7 @@ import Findings
 import Foundation
 import Harness
 import Logging
+import Nemesis
 import Nix
 import Runtime
 import SSH
@@ -82,6 +83,19 @@ final class NixOSBootTests: XCTestCase {
                 result.steps.filter { !$0.passed }.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
             let booted = try XCTUnwrap(result.steps.first { $0.name.hasPrefix("join › node04 boots") })
             XCTAssertTrue(booted.detail.contains("first-boot-chainfire-join done"), booted.detail)
+
+            // A partition on the host's bridge, under clients in the harness, on the same
+            // NixOS nodes: their taps, forwards and adapter are the fixture's.
+            var options = WorkloadOptions(kind: .casRegister)
+            options.nemesis = [.isolateLeader]
+            options.duration = 20
+            options.concurrency = 6
+            options.seed = 9
+            let (partitioned, outcome) = try await Scenarios(session: session, plan: plan).workload(
+                options.phase(name: "nixos-isolate-leader"), members: Scenarios.founders + Scenarios.joiners)
+            XCTAssertTrue(
+                partitioned.passed, partitioned.steps.map { "\($0.name): \($0.detail)" }.joined(separator: "\n"))
+            XCTAssertTrue(try XCTUnwrap(outcome.faults.first).sound, "\(outcome.faults)")
         }
     }
 
