@@ -82,6 +82,7 @@ extension StepRecorder {
 /// A scenario that stopped at a failed step; carries what it did so far.
 public struct ScenarioFailure: Error, CustomStringConvertible {
     public let result: ScenarioResult
+    public init(result: ScenarioResult) { self.result = result }
     public var description: String {
         let failed = result.steps.last { !$0.passed }
         return "\(result.name) failed at `\(failed?.name ?? "?")`: \(failed?.detail ?? "")"

@@ -1,6 +1,7 @@
 import Foundation
 import Harness
 import HostCommand
+import Report
 
 /// What running a scenario file gave: its steps (each built-in scenario's steps prefixed
 /// by its name), and what its failovers and workload phases recorded, for a caller
@@ -9,6 +10,8 @@ public struct ScenarioScriptRun: Sendable {
     public var result: ScenarioResult
     public var failovers: [FailoverHistory] = []
     public var workloads: [WorkloadPhase.Outcome] = []
+    /// Every checker verdict of the workload phases, by phase.
+    public var checkers: [RunReport.CheckerResult] = []
 }
 
 /// What `harness run`'s flags put in place of a file's: the fault of its failovers and the
@@ -74,6 +77,12 @@ extension Scenarios {
                         let (result, outcome) = try await s.workload(
                             phase, members: options.members ?? members, expectInvalid: options.expectInvalid ?? [])
                         run.workloads.append(outcome)
+                        run.checkers += outcome.verdicts.map {
+                            RunReport.CheckerResult(
+                                phase: phase.name, checker: $0.checker,
+                                valid: $0.validity == .valid ? .valid : $0.validity == .invalid ? .invalid : .unknown,
+                                evidence: $0.evidence)
+                        }
                         return result
                     }
                 }

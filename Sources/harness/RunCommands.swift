@@ -35,6 +35,7 @@ func withRuntimeSession(
     let session = try await RuntimeSession.boot(
         plan: plan, home: home, nix: nix, logger: logger, artifacts: dir, nixos: nixosTarget)
     var report = RunReport(target: nixos ? "miniature (NixOS nodes)" : "miniature", fixes: fixes)
+    report.runDirectory = dir.path
     report.unplanned = plan.unplanned
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -213,8 +214,14 @@ struct RunScenario: AsyncParsableCommand {
                     fixes: fixes, keep: keep, what: nixos ? "\(script.name)-nixos" : script.name, nixos: nixos,
                     logger: logger
                 ) { session, plan, report in
-                    let run = try await Scenarios(session: session, plan: plan).run(script, overrides: overrides)
-                    report.scenarios.append(run.result)
+                    do {
+                        let run = try await Scenarios(session: session, plan: plan).run(script, overrides: overrides)
+                        report.scenarios.append(run.result)
+                        report.checkers = run.checkers
+                    } catch let failure as ScenarioScriptFailure {
+                        report.checkers = failure.run.checkers
+                        throw ScenarioFailure(result: failure.run.result)
+                    }
                 }
             }
             if json { try printJSON(report) } else { print(renderRun(report, dir: dir)) }
