@@ -149,6 +149,24 @@ public struct ScenarioScript: Sendable, Equatable {
         return script
     }
 
+    /// Every node a statement names is one of `nodes`; else bad input naming the line.
+    public func checkNodes(_ nodes: [String]) throws {
+        for line in lines {
+            let named: [String]
+            switch line.statement {
+            case .on(let node, _), .expect(let node, _, _), .wait(_, let node, _, _): named = [node]
+            case .workload(let options): named = options.members ?? []
+            case .bootstrap, .join, .failover: named = []
+            }
+            if let unknown = named.first(where: { !nodes.contains($0) }) {
+                throw HarnessError(
+                    .badInput,
+                    "\(name).scenario:\(line.number): no node `\(unknown)` in this cluster (\(nodes.joined(separator: ", ")))"
+                )
+            }
+        }
+    }
+
     private struct Message: Error { var text: String }
 
     private static func workload(_ words: [String]) throws -> WorkloadOptions {

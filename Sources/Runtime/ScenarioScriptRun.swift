@@ -31,6 +31,7 @@ extension Scenarios {
     public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init()) async throws
         -> ScenarioScriptRun
     {
+        try script.checkNodes(session.cluster.nodes.map(\.name))
         let s = script.storeOnTmpfs ? Scenarios(session: session, plan: plan.withStoreOnTmpfs()) : self
         var run = ScenarioScriptRun(result: ScenarioResult(name: script.name))
         var r = StepRecorder(script.name, session: session)

@@ -93,6 +93,15 @@ final class ScenarioScriptTests: XCTestCase {
         assertError("# only a comment\n\n", line: 1, "no steps")
     }
 
+    func testNodesNamedMustBeInTheCluster() throws {
+        let script = try parse("bootstrap\non node01 health\nworkload set members node01,node09")
+        XCTAssertNoThrow(try script.checkNodes(["node01", "node09"]))
+        XCTAssertThrowsError(try script.checkNodes(["node01", "node02"])) { error in
+            XCTAssertTrue(
+                "\(error)".contains("t.scenario:3: no node `node09` in this cluster (node01, node02)"), "\(error)")
+        }
+    }
+
     /// Every file of Scenarios/ parses and says what it proves; the ones the suite runs are there.
     func testTheLibraryParses() throws {
         let library = ScenarioLibrary(directory: try HarnessHome.locate().scenarios)
