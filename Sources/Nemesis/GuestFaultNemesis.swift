@@ -107,7 +107,7 @@ public struct GuestFaultNemesis: Sendable {
             case .kill, .pause:
                 if let states = await adapter(node, "process") {
                     last = states.isEmpty ? "no store process" : "store process (pid state): \(states)"
-                    let running = states.split(separator: "\n").map { $0.split(separator: " ").last ?? "" }
+                    let running = StoreProcess.parse(states).map(\.state)
                     let shows: Bool
                     switch (kind, healed) {
                     case (.kill, false): shows = running.isEmpty

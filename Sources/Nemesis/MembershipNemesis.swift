@@ -78,9 +78,9 @@ public struct MembershipNemesis: Sendable {
                 last = line.map { "\(via) lists \($0)" } ?? "\(via) does not list \(member)"
                 if removed, line == nil { return last }
                 if !removed, let line, line.hasSuffix(" started"),
-                    let view = await adapter(member, "leader")?.split(separator: " "), view.count == 3, view[1] != "0"
+                    let view = await adapter(member, "leader").flatMap(LeaderView.init(adapterOutput:)), view.hasLeader
                 {
-                    return "\(last); \(member) follows \(view[1]) in term \(view[2])"
+                    return "\(last); \(member) follows \(view.leader) in term \(view.term)"
                 }
             }
             try await Task.sleep(for: .milliseconds(500))

@@ -65,8 +65,7 @@ public struct RollingRestartNemesis: Sendable {
 
     /// The store's process ids on `node` (none when it runs none or cannot be asked).
     func pids(_ node: String) async -> Set<String> {
-        let states = await adapter(node, "process") ?? ""
-        return Set(states.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        Set(StoreProcess.parse(await adapter(node, "process") ?? "").map(\.pid))
     }
 
     /// Waits until `node` runs a store process not in `other` that follows a leader.
@@ -77,8 +76,8 @@ public struct RollingRestartNemesis: Sendable {
         while ContinuousClock.now < deadline {
             let now = await pids(node)
             if let pid = now.subtracting(other).first {
-                if let view = await adapter(node, "leader")?.split(separator: " "), view.count == 3, view[1] != "0" {
-                    return (pid, "\(view[1]) in term \(view[2])")
+                if let view = await adapter(node, "leader").flatMap(LeaderView.init(adapterOutput:)), view.hasLeader {
+                    return (pid, "\(view.leader) in term \(view.term)")
                 }
                 last = "new process \(pid), no leader yet"
             } else {
@@ -97,8 +96,8 @@ public struct RollingRestartNemesis: Sendable {
         while ContinuousClock.now < deadline {
             var leaders: [String] = []
             for node in members {
-                let view = await adapter(node, "leader")?.split(separator: " ")
-                leaders.append(view.flatMap { $0.count == 3 && $0[1] != "0" ? String($0[1]) : nil } ?? "none")
+                let view = await adapter(node, "leader").flatMap(LeaderView.init(adapterOutput:))
+                leaders.append(view.flatMap { $0.hasLeader ? $0.leader : nil } ?? "none")
             }
             last = leaders
             if Set(leaders).count == 1, leaders[0] != "none" { return "every member follows \(leaders[0])" }

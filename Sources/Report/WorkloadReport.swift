@@ -2,7 +2,7 @@ import Foundation
 import Linearizability
 
 /// A checker's verdict on a history, as results.json carries it.
-public struct CheckerVerdict: Sendable, Encodable {
+public struct CheckerVerdict: Sendable, Codable, Equatable {
     public enum Validity: Sendable, Equatable { case valid, invalid, unknown }
     public var checker: String
     public var validity: Validity
@@ -44,7 +44,7 @@ public struct CheckerVerdict: Sendable, Encodable {
     }
 }
 
-extension CheckerVerdict.Validity: Encodable {
+extension CheckerVerdict.Validity: Codable {
     /// As Jepsen's results say it: true, false or "unknown".
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
@@ -52,6 +52,17 @@ extension CheckerVerdict.Validity: Encodable {
         case .valid: try c.encode(true)
         case .invalid: try c.encode(false)
         case .unknown: try c.encode("unknown")
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let valid = try? c.decode(Bool.self) {
+            self = valid ? .valid : .invalid
+        } else if try c.decode(String.self) == "unknown" {
+            self = .unknown
+        } else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "valid is true, false or \"unknown\"")
         }
     }
 }

@@ -3,6 +3,7 @@ import Harness
 import HostCommand
 import Libvirt
 import Logging
+import Nemesis
 import SSH
 import Workloads
 
@@ -373,11 +374,11 @@ actor LeaderObserver {
     }
 
     private static func view(of node: String, in session: RuntimeSession) async -> FailoverHistory.LeaderObservation? {
-        guard let v = await session.adapter(node, "leader", timeout: 5)?.split(separator: " "), v.count == 3,
-            let term = Int(v[2])
-        else { return nil }
+        guard let v = await session.adapter(node, "leader", timeout: 5).flatMap(LeaderView.init(adapterOutput:)) else {
+            return nil
+        }
         return FailoverHistory.LeaderObservation(
-            time: session.now, node: node, member: String(v[0]), leader: String(v[1]), term: term)
+            time: session.now, node: node, member: v.member, leader: v.leader, term: v.term)
     }
 
     func observedEveryNode(after time: Double) -> Bool {

@@ -1,5 +1,6 @@
 import Findings
 import Foundation
+import Report
 
 /// What a run leaves in its directory: report.json, junit.xml (one testcase per
 /// scenario step or finding), and whatever the session saved beside them.
@@ -14,28 +15,12 @@ public struct RunReport: Sendable, Codable {
         public var matches: Bool { expected?.rawValue == verdict.outcome.rawValue }
     }
 
-    /// A workload phase's checker verdict, as Jepsen's results say it: `valid` is true,
-    /// false or "unknown".
-    public struct CheckerResult: Sendable, Codable, Equatable {
-        public enum Validity: Sendable, Equatable { case valid, invalid, unknown }
-        public var phase: String
-        public var checker: String
-        public var valid: Validity
-        public var evidence: String
-
-        public init(phase: String, checker: String, valid: Validity, evidence: String) {
-            self.phase = phase
-            self.checker = checker
-            self.valid = valid
-            self.evidence = evidence
-        }
-    }
-
     public var target: String
     public var fixes: [String]
     /// Where the run left its files (`--json` consumers need not parse the text).
     public var runDirectory: String?
-    public var checkers: [CheckerResult] = []
+    /// Each workload phase's checker verdicts, by phase (`valid`: true, false or "unknown").
+    public var checkers: [String: [CheckerVerdict]] = [:]
     public var scenarios: [ScenarioResult] = []
     public var findings: [FindingResult] = []
     public var unplanned: [UnplannedNode] = []
@@ -100,27 +85,5 @@ public struct RunReport: Sendable, Codable {
             </testsuites>
 
             """
-    }
-}
-
-extension RunReport.CheckerResult.Validity: Codable {
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .valid: try c.encode(true)
-        case .invalid: try c.encode(false)
-        case .unknown: try c.encode("unknown")
-        }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let b = try? c.decode(Bool.self) {
-            self = b ? .valid : .invalid
-        } else if try c.decode(String.self) == "unknown" {
-            self = .unknown
-        } else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "valid is true, false or \"unknown\"")
-        }
     }
 }

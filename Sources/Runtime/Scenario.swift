@@ -62,17 +62,16 @@ extension StepRecorder {
     /// this one's.
     mutating func include(_ prefix: String, _ body: () async throws -> ScenarioResult) async throws {
         let start = session.now
-        do {
-            let inner = try await body()
-            result.steps += inner.steps.map {
-                .init(name: "\(prefix) › \($0.name)", passed: $0.passed, detail: $0.detail, seconds: $0.seconds)
-            }
-        } catch let failure as ScenarioFailure {
-            result.steps += failure.result.steps.map {
-                .init(name: "\(prefix) › \($0.name)", passed: $0.passed, detail: $0.detail, seconds: $0.seconds)
-            }
+        var inner: [ScenarioResult.Step]
+        do { inner = try await body().steps } catch let failure as ScenarioFailure {
+            inner = failure.result.steps
         } catch {
-            result.steps.append(.init(name: prefix, passed: false, detail: "\(error)", seconds: session.now - start))
+            inner = [.init(name: "", passed: false, detail: "\(error)", seconds: session.now - start)]
+        }
+        result.steps += inner.map {
+            .init(
+                name: $0.name.isEmpty ? prefix : "\(prefix) › \($0.name)", passed: $0.passed, detail: $0.detail,
+                seconds: $0.seconds)
         }
         result.seconds = session.now - started
         try finish()

@@ -61,7 +61,6 @@ public struct ScenarioScript: Sendable, Equatable {
     }
 
     public static let fileExtension = "scenario"
-    static let checkers = ["linearizable", "set", "liveness", "convergence", "nemesis"]
 
     public static func parse(_ text: String, name: String, file: String? = nil) throws -> ScenarioScript {
         var script = ScenarioScript(name: name, summary: "", fixes: nil, lines: [])
@@ -94,6 +93,7 @@ public struct ScenarioScript: Sendable, Equatable {
             // Expected output follows `=>`, kept as written (spaces included).
             let parts = trimmed.components(separatedBy: "=>")
             let words = parts[0].split(whereSeparator: \.isWhitespace).map(String.init)
+            guard !words.isEmpty else { throw fail("a statement starts with its name, not `=>`") }
             let output =
                 parts.count > 1 ? parts.dropFirst().joined(separator: "=>").trimmingCharacters(in: .whitespaces) : nil
             let statement: Statement
@@ -101,6 +101,7 @@ public struct ScenarioScript: Sendable, Equatable {
             case "fixes":
                 guard script.lines.isEmpty else { throw fail("`fixes` comes before the first step") }
                 guard script.fixes == nil else { throw fail("a second `fixes` line; list every fix on one") }
+                guard words.count > 1 else { throw fail("`fixes` lists at least one fix id (F1 … F7)") }
                 script.fixes = Array(words.dropFirst())
                 continue
             case "variant":
@@ -217,11 +218,15 @@ public struct ScenarioScript: Sendable, Equatable {
                 w.consistency = c
             case "members": w.members = value.split(separator: ",").map(String.init)
             case "expect-invalid":
+                // The checkers this kind runs that can reject a history (the nemesis' verdict is
+                // valid or unknown, never invalid).
+                let rejecting = [kind == .casRegister ? "linearizable" : "set", "liveness", "convergence"]
                 let names = value.split(separator: ",").map(String.init)
                 w.expectInvalid = names
-                if let unknown = names.first(where: { !checkers.contains($0) }) {
+                if let unknown = names.first(where: { !rejecting.contains($0) }) {
                     throw Message(
-                        text: "unknown checker `\(unknown)` in expect-invalid: " + checkers.joined(separator: ", "))
+                        text: "`\(unknown)` in expect-invalid never rejects a \(kind.rawValue) history: one of "
+                            + rejecting.joined(separator: ", "))
                 }
             default:
                 throw Message(

@@ -11,7 +11,7 @@ public struct ScenarioScriptRun: Sendable {
     public var failovers: [FailoverHistory] = []
     public var workloads: [WorkloadPhase.Outcome] = []
     /// Every checker verdict of the workload phases, by phase.
-    public var checkers: [RunReport.CheckerResult] = []
+    public var checkers: [String: [CheckerVerdict]] = [:]
 }
 
 /// What `harness run`'s flags put in place of a file's: the fault of its failovers and the
@@ -72,18 +72,14 @@ extension Scenarios {
                 case .workload(let written):
                     phaseIndex += 1
                     let options = written.overridden(by: overrides.workload)
+                    // Named by the file too: phases of several files share a test run's directory.
                     var phase = options.phase()
-                    if phases > 1 { phase.name = "\(phaseIndex)-\(phase.name)" }
+                    phase.name = "\(script.name)-" + (phases > 1 ? "\(phaseIndex)-" : "") + phase.name
                     try await r.include("workload \(phase.name)") {
                         let (result, outcome) = try await s.workload(
                             phase, members: options.members ?? members, expectInvalid: options.expectInvalid ?? [])
                         run.workloads.append(outcome)
-                        run.checkers += outcome.verdicts.map {
-                            RunReport.CheckerResult(
-                                phase: phase.name, checker: $0.checker,
-                                valid: $0.validity == .valid ? .valid : $0.validity == .invalid ? .invalid : .unknown,
-                                evidence: $0.evidence)
-                        }
+                        run.checkers[phase.name] = outcome.verdicts
                         return result
                     }
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import Harness
 import Libvirt
+import Nemesis
 import SSH
 
 /// bootstrap, join and failover, written against the adapter verbs only.
@@ -59,10 +60,10 @@ public struct Scenarios: Sendable {
             leader = try await session.waitFor("node01-node03 to agree on a leader", seconds: 30) {
                 var views: [String] = []
                 for node in Self.founders {
-                    guard let v = await session.adapter(node, "leader")?.split(separator: " "), v.count == 3,
-                        v[1] != "0"
+                    guard let v = await session.adapter(node, "leader").flatMap(LeaderView.init(adapterOutput:)),
+                        v.hasLeader
                     else { return nil }
-                    views.append(String(v[1]))
+                    views.append(v.leader)
                 }
                 return Set(views).count == 1 ? views[0] : nil
             }

@@ -223,12 +223,12 @@ public struct WorkloadPhase: Sendable {
             let fault = GuestFaultNemesis(
                 kind: kind, start: start, hold: hold, timeoutScale: cluster.timeoutScale,
                 choose: { await Self.leader(members: members, clients: clients) },
-                adapter: { node, arguments in await session.adapter(node, arguments) })
+                adapter: Self.nemesisAdapter(session))
             return await fault.run(record: record)
         case .rollingRestart:
             return await RollingRestartNemesis(
                 members: members, start: start, timeoutScale: cluster.timeoutScale,
-                adapter: { node, arguments in await session.adapter(node, arguments) }
+                adapter: Self.nemesisAdapter(session)
             ).run(record: record)
         case .memberReplace:
             let plan = scenarios.plan
@@ -246,7 +246,7 @@ public struct WorkloadPhase: Sendable {
                     }
                     return (member, via)
                 },
-                adapter: { node, arguments in await session.adapter(node, arguments) }
+                adapter: Self.nemesisAdapter(session)
             ).run(record: record)
         case .powerLossMajority, .powerLossAll:
             let all = choice == .powerLossAll
@@ -263,6 +263,17 @@ public struct WorkloadPhase: Sendable {
         }
         return await PartitionNemesis(members: members, start: start, hold: hold, choose: partition)
             .run(cluster: cluster, record: record)
+    }
+
+    /// The adapter as the nemeses use it: verbs that stop or start a store (a unit's stop
+    /// waits for its processes, a join asks the leader first) get 60 s, scaled for TCG.
+    static func nemesisAdapter(_ session: RuntimeSession) -> GuestFaultNemesis.Adapter {
+        let slow: Set<String> = ["start", "restart", "leave", "join"]
+        let scale = session.cluster.timeoutScale
+        return { node, arguments in
+            let verb = String(arguments.split(separator: " ").first ?? "")
+            return await session.adapter(node, arguments, timeout: slow.contains(verb) ? 60 * scale : 15)
+        }
     }
 
     /// Liveness: after the workload and the last heal, the cluster takes a write through
@@ -359,17 +370,21 @@ extension Scenarios {
     /// A workload phase as a scenario of the run report: a step for the workload (with its
     /// seed, so it can be replayed) and one a checker. With `expectInvalid` the run is a
     /// seeded bug: it passes when one of those checkers rejects the history (and the others,
-    /// the nemesis among them, accept it).
+    /// the nemesis among them, accept it). A checker's verdict does not throw: the result
+    /// says whether the phase passed, and the outcome comes back either way.
     public func workload(
         _ phase: WorkloadPhase, members: [String], expectInvalid: [String] = []
     ) async throws -> (ScenarioResult, WorkloadPhase.Outcome) {
         var r = StepRecorder("workload-\(phase.name)", session: session)
         var outcome: WorkloadPhase.Outcome?
-        try await r.step("\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesisText)") {
+        session.logger.info("workload \(phase.name)", metadata: ["seed": "\(phase.generator.seed)"])
+        try await r.step(
+            "\(phase.workload.rawValue) on \(members.count) members, \(phase.nemesisText), seed \(phase.generator.seed)"
+        ) {
             let o = try await phase.run(in: self, members: members)
             outcome = o
             let counts = Dictionary(grouping: o.history.operations, by: \.status).mapValues(\.count)
-            return "seed \(phase.generator.seed): \(o.history.operations.count) operations, ok \(counts[.ok] ?? 0), "
+            return "\(o.history.operations.count) operations, ok \(counts[.ok] ?? 0), "
                 + "info \(counts[.info] ?? 0), fail \(counts[.fail] ?? 0); report: \(phase.name).timeline.html"
         }
         guard let outcome else { throw ScenarioFailure(result: r.result) }
@@ -387,7 +402,6 @@ extension Scenarios {
                         + outcome.verdicts.map { "\($0.checker) \($0.validity)" }.joined(separator: ", ")
                     : rejecting.map { "\($0.checker): \($0.evidence)" }.joined(separator: "\n"))
         }
-        try r.finish()
         return (r.result, outcome)
     }
 }

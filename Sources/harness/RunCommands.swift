@@ -73,9 +73,10 @@ struct RunScenario: AsyncParsableCommand {
             PATH any scenario file (docs/scenarios.md). The file gives the fixes, the steps, its workload phases and \
             their faults; the flags below put their values in place of the file's. A workload phase runs clients \
             in the harness (--workload, --concurrency, --rate, --duration, --read-consistency, --seed) beside \
-            faults (--nemesis, --schedule): partitions on the host's bridge; kill -9, SIGSTOP or a clock shift of \
-            the leader's store; power loss of a majority or of every member. Checked (linearizable, or set; \
-            liveness after the heal) and drawn: NAME.history.edn, NAME.results.json, NAME.timeline.html, \
+            faults (--nemesis, --schedule): partitions, one-way cuts and packet loss on the host's bridge; kill -9, \
+            SIGSTOP or a clock shift of the leader's store; a rolling restart; a member replaced; power loss of a \
+            majority or of every member. Checked (linearizable, or set; liveness and convergence after the heal) \
+            and drawn: NAME.history.edn, NAME.results.json, NAME.timeline.html, \
             NAME.latency.svg, NAME.rate.svg. The run directory also holds harness.log, report.json, junit.xml, \
             plan.json, the failover history, consoles, service logs and domain XML. \
             Exit 0 passed, 1 failed, 2 could not run.
@@ -101,11 +102,11 @@ struct RunScenario: AsyncParsableCommand {
             "workload: once (each fault of --nemesis in turn) or random (faults from the list at random "
                 + "intervals, from --seed, while the workload runs)."))
     var schedule: NemesisSchedule?
-    @Option(help: "workload: clients at once (default 10).") var concurrency: Int?
-    @Option(help: "workload: operations per second over all clients; 0 (default) for as fast as they go.")
+    @Option(help: "workload: clients at once (the file's, else 10).") var concurrency: Int?
+    @Option(help: "workload: operations per second over all clients; 0 for as fast as they go (the file's, else 0).")
     var rate: Double?
-    @Option(help: "workload: seconds (default 30).") var duration: Double?
-    @Option(help: "workload: cas-register reads, linearizable (default) or serializable.")
+    @Option(help: "workload: seconds (the file's, else 30).") var duration: Double?
+    @Option(help: "workload: cas-register reads, linearizable or serializable (the file's, else linearizable).")
     var readConsistency: ReadConsistency?
     @Option(help: "workload: the generator's seed (a run prints it; the same seed replays its choices).")
     var seed: UInt64?

@@ -88,7 +88,11 @@ final class ScenarioScriptTests: XCTestCase {
         assertError("workload set duration inf", line: 1, "`duration` takes a number")
         assertError("workload set concurrency", line: 1, "`concurrency` has no value")
         assertError("workload set nemesis kill-leader,chaos", line: 1, "unknown fault `chaos`")
-        assertError("workload set expect-invalid sets", line: 1, "unknown checker `sets`")
+        assertError("workload set expect-invalid sets", line: 1, "`sets` in expect-invalid never rejects a set history")
+        assertError("workload set expect-invalid linearizable", line: 1, "one of set, liveness, convergence")
+        assertError("workload cas-register expect-invalid nemesis", line: 1, "one of linearizable, liveness")
+        assertError("=> text", line: 1, "not `=>`")
+        assertError("fixes\nbootstrap", line: 1, "at least one fix id")
         assertError("workload set colour blue", line: 1, "unknown workload option `colour`")
         assertError("# only a comment\n\n", line: 1, "no steps")
     }

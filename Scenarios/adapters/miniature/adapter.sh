@@ -59,9 +59,14 @@ case "$1" in
     [ -n "$id" ] || { echo "adapter: no member named '$2'" >&2; exit 1; }
     v3 cluster/member/remove "{\"ID\":\"$id\"}" >/dev/null ;;
   leave)
-    systemctl stop chainfire
-    rm -rf "${CHAINFIRE_DATA_DIR:-/var/lib/chainfire}" /var/lib/first-boot/chainfire.joined ;;
-  join) systemctl start first-boot-chainfire-join && systemctl start chainfire ;;
+    # The data directory the unit gives etcd (a fixture unit's env file), else etcd's default.
+    d=${CHAINFIRE_DATA_DIR:-$(sed -n "s/^CHAINFIRE_DATA_DIR='\{0,1\}\([^']*\)'\{0,1\}$/\1/p" \
+      /etc/phc/units/chainfire/env 2>/dev/null)}
+    # Nothing is erased under a store that did not stop.
+    systemctl stop chainfire && [ -z "$(store)" ] &&
+      rm -rf "${d:-/var/lib/chainfire}" /var/lib/first-boot/chainfire.joined ;;
+  # restart: a oneshot that remains after exit (NixOS) does not run again on start.
+  join) systemctl restart first-boot-chainfire-join && systemctl start chainfire ;;
   clock) date +%s ;;
   clock-shift)
     case "$2" in ''|*[!0-9-]*) echo "adapter: clock-shift takes whole seconds, not '$2'" >&2; exit 2 ;; esac
