@@ -91,7 +91,9 @@ let package = Package(
             ], swiftSettings: strict),
         .testTarget(
             name: "RuntimeTests",
-            dependencies: ["Harness", "Runtime", "Libvirt", "HostCommand", "Linearizability", "Workloads", "Findings", "Report"],
+            dependencies: [
+                "Harness", "Runtime", "Libvirt", "HostCommand", "Linearizability", "Workloads", "Findings", "Report",
+            ],
             swiftSettings: strict),
         // `swift test --filter Scenarios`: every finding against the miniature with the real nix.
         .testTarget(

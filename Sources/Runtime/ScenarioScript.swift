@@ -162,8 +162,8 @@ public struct ScenarioScript: Sendable, Equatable {
             if let unknown = named.first(where: { !nodes.contains($0) }) {
                 throw HarnessError(
                     .badInput,
-                    "\(name).scenario:\(line.number): no node `\(unknown)` in this cluster (\(nodes.joined(separator: ", ")))"
-                )
+                    "\(name).scenario:\(line.number): no node `\(unknown)` in this cluster "
+                        + "(\(nodes.joined(separator: ", ")))")
             }
         }
     }
@@ -260,8 +260,8 @@ public struct ScenarioLibrary: Sendable {
                 throw HarnessError(
                     .badInput,
                     "unknown scenario `\(nameOrPath)` (no \(nameOrPath).scenario in \(directory.path)): one of "
-                        + "\(names.joined(separator: ", ")), or the path of a .scenario file (`harness scenarios` lists them)"
-                )
+                        + "\(names.joined(separator: ", ")), or the path of a .scenario file "
+                        + "(`harness scenarios` lists them)")
             }
             url = directory.appendingPathComponent("\(nameOrPath).\(ScenarioScript.fileExtension)")
         }

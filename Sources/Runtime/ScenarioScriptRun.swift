@@ -27,7 +27,8 @@ public struct ScenarioOverrides: Sendable {
 
 extension Scenarios {
     /// Runs a scenario file's statements in order on this cluster. A failed step stops it,
-    /// with a `ScenarioFailure` carrying what it did so far.
+    /// with a `ScenarioScriptFailure` carrying what it recorded so far; a node the file names
+    /// that the cluster lacks stops it before any step.
     public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init()) async throws
         -> ScenarioScriptRun
     {
@@ -95,7 +96,6 @@ extension Scenarios {
     /// Runs an adapter verb on `node` (each word quoted, so a script cannot reach the shell);
     /// with `expecting`, its output must be that text.
     func adapterVerb(_ node: String, _ verb: [String], expecting: String?) async throws -> String {
-        _ = try session.node(node)
         let command = verb.map(HostCommand.shellQuote).joined(separator: " ")
         guard let output = await session.adapter(node, command) else {
             throw HarnessError(.failure, "`adapter \(verb.joined(separator: " "))` failed on \(node)")

@@ -91,11 +91,10 @@ struct RunScenario: AsyncParsableCommand {
     @Option(
         help: .init(
             "workload: a comma-separated list of faults: none, isolate-leader, halves, majorities-ring, "
-                + "bridge, one-way-leader (partitions on the host's bridge), packet-loss (30 % of frames "
-                + "dropped there), kill-leader, pause-leader, clock-skew (in the leader's "
-                + "guest), rolling-restart (each member's store in turn), member-replace (a joined member removed, then joined "
-                + "again as a new one), power-loss-majority or power-loss-all (domains destroyed together, then started)."
-        ))
+                + "bridge, one-way-leader (partitions on the host's bridge), packet-loss (30 % of frames dropped "
+                + "there), kill-leader, pause-leader, clock-skew (in the leader's guest), rolling-restart (each "
+                + "member's store in turn), member-replace (a joined member removed, then joined again as a new "
+                + "one), power-loss-majority or power-loss-all (domains destroyed together, then started)."))
     var nemesis: String?
     @Option(
         help: .init(
