@@ -26,8 +26,11 @@ public struct RuntimeChecks: Sendable {
         guard bootstrap.passed else {
             return Verdict(id: id, outcome: .error, summary: "bootstrap failed", evidence: [])
         }
-        // A NixOS joiner boots as a new machine: its system runs the first-boot units.
-        if session.nodesRunTheirOwnUnits, id.hasPrefix("F4") { try await session.bootDeferred(Self.joiner) }
+        if id.hasPrefix("F4") {
+            _ = try await Scenarios(session: session, plan: plan).readyForMember()
+            // A NixOS joiner boots as a new machine: its system runs the first-boot units.
+            if session.nodesRunTheirOwnUnits { try await session.bootDeferred(Self.joiner) }
+        }
         switch id {
         case "F4.1": return try await chainfireJoin()
         case "F4.2": return try await flaredbJoin()

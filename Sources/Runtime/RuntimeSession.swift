@@ -5,6 +5,7 @@ import HostCommand
 import Logging
 import Nix
 import SSH
+import Synchronization
 
 /// One booted cluster for runtime work. It is booted once; every scenario or
 /// runtime check then brings it to a known state by reprovisioning (units reset,
@@ -21,6 +22,15 @@ public final class RuntimeSession: Sendable {
     public let nodesRunTheirOwnUnits: Bool
     let clock = ContinuousClock()
     let started: ContinuousClock.Instant
+    /// When (`now`) the store's membership last changed: etcd refuses a new voting member
+    /// until every peer has been connected for 5 s.
+    private let membershipChanged = Mutex<Double?>(nil)
+
+    /// Notes that the store's membership changed (formed, or a member became active).
+    func noteMembershipChange() { membershipChanged.withLock { $0 = now } }
+
+    /// Seconds since `noteMembershipChange()`, nil when this session has not seen a change.
+    var sinceMembershipChange: Double? { membershipChanged.withLock { $0 }.map { now - $0 } }
 
     init(cluster: Cluster, home: HarnessHome, nix: Nix, logger: Logger, artifacts: URL, nodesRunTheirOwnUnits: Bool) {
         self.cluster = cluster

@@ -94,6 +94,7 @@ public struct Scenarios: Sendable {
             }
             return "bootstrap/key=\(value) on node01, node02, node03"
         }
+        session.noteMembershipChange()
         return r.result
     }
 
@@ -102,6 +103,7 @@ public struct Scenarios: Sendable {
     public func join() async throws -> ScenarioResult {
         var r = StepRecorder("join", session: session)
         for node in Self.joiners {
+            try await r.step("cluster ready for a new member") { try await readyForMember() }
             try await r.step(
                 session.nodesRunTheirOwnUnits
                     ? "\(node) boots; its system runs the first-boot join"
@@ -133,21 +135,29 @@ public struct Scenarios: Sendable {
                 }
                 return "bootstrap/key=\(value)"
             }
-            if node != Self.joiners.last {
-                try await r.step("cluster ready for the next member") {
-                    // etcd refuses a voting member within 5 s of the last one becoming
-                    // active; the generated join does not retry, so wait that out.
-                    _ = try await session.waitFor("every member healthy", seconds: 30) { () -> Bool? in
-                        let n = try session.node("node01")
-                        return (try? await n.exec("etcdctl endpoint health --cluster", timeout: 20))?.exitStatus == 0
-                            ? true : nil
-                    }
-                    try await Task.sleep(for: .seconds(6))
-                    return "all members healthy, 6 s since \(node) became active"
-                }
-            }
+            session.noteMembershipChange()
         }
         return r.result
+    }
+
+    /// Waits until the store takes a new voting member: etcd refuses one ("not healthy for
+    /// reconfigure") until every peer has been connected for 5 s, and the generated join
+    /// does not retry. Every member must answer healthy, and 6 s must have passed since
+    /// the membership last changed (all 6 when this session has not seen it change).
+    func readyForMember() async throws -> String {
+        let healthy = try await session.waitFor("every member healthy", seconds: 30) { () -> [String]? in
+            let members = (await session.adapter("node01", "members") ?? "").split(separator: "\n").compactMap {
+                $0.split(separator: " ").dropFirst().first.map(String.init)
+            }
+            for member in members where await session.adapter(member, "health") == nil { return nil }
+            return members.isEmpty ? nil : members
+        }
+        let since = session.sinceMembershipChange
+        let wait = max(0, 6 - (since ?? 0))
+        if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+        return "\(healthy.joined(separator: ", ")) healthy; "
+            + (since.map { String(format: "%.1f s since the membership changed", $0 + wait) }
+                ?? "waited 6 s: no membership change seen yet")
     }
 
     /// A fixture guest: its units started in boot order, the first-boot join first.
