@@ -102,6 +102,8 @@ let package = Package(
                 "SSH",
                 "Findings", "Nix", "Harness", "Runtime", "HostCommand", "harness", "Linearizability", "Workloads",
                 "Nemesis", "Report", .product(name: "Logging", package: "swift-log"),
-            ], swiftSettings: strict),
+            ], swiftSettings: strict, plugins: ["ScenarioFileTests"]),
+        // A test for each scenario file, named by it: a new file needs no other edit.
+        .plugin(name: "ScenarioFileTests", capability: .buildTool()),
     ]
 )

@@ -4,8 +4,8 @@ import Harness
 import Nix
 
 /// What the target's test cluster says each node is: evaluated, not guessed.
-public struct NodePlan: Sendable, Codable {
-    public struct Service: Sendable, Codable {
+public struct NodePlan: Sendable, Codable, Equatable {
+    public struct Service: Sendable, Codable, Equatable {
         public var script: String
         public var environment: [String: String]
         public var after: [String]
@@ -46,7 +46,7 @@ public struct NodePlan: Sendable, Codable {
 }
 
 /// A node the plan could not include, with the finding that explains it.
-public struct UnplannedNode: Sendable, Codable {
+public struct UnplannedNode: Sendable, Codable, Equatable {
     public let name: String
     public let finding: String?
     public let failure: NixFailure
@@ -54,7 +54,7 @@ public struct UnplannedNode: Sendable, Codable {
 
 /// The test cluster of a target: evaluated node plans, and the nodes that do not
 /// evaluate (reported with their finding, never booted).
-public struct ClusterPlan: Sendable, Codable {
+public struct ClusterPlan: Sendable, Codable, Equatable {
     public var nodes: [NodePlan]
     public var unplanned: [UnplannedNode]
     /// The REST routes the target's servers declare (from their rest.rs).

@@ -26,6 +26,21 @@ public final class RuntimeSession: Sendable {
     /// until every peer has been connected for 5 s.
     private let membershipChanged = Mutex<Double?>(nil)
 
+    /// The cluster a scenario file formed (its `bootstrap`/`join` lines) and left sound.
+    public struct FormedCluster: Sendable {
+        public let plan: ClusterPlan
+        public let setup: [ScenarioScript.Statement]
+        /// The file that formed it.
+        public let by: String
+    }
+    private let formed = Mutex<FormedCluster?>(nil)
+
+    /// What the last scenario file formed and left sound; nil once anything else ran.
+    var formedCluster: FormedCluster? {
+        get { formed.withLock { $0 } }
+        set { formed.withLock { $0 = newValue } }
+    }
+
     /// Notes that the store's membership changed (formed, or a member became active).
     func noteMembershipChange() { membershipChanged.withLock { $0 = now } }
 
@@ -164,6 +179,7 @@ public final class RuntimeSession: Sendable {
 
     /// Resets every node and installs `plan`, starting services on `starting`.
     public func provision(_ plan: ClusterPlan, starting: Set<String>) async throws {
+        formedCluster = nil
         guard !nodesRunTheirOwnUnits else {
             throw HarnessError(
                 .badInput,

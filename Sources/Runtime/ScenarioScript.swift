@@ -151,6 +151,11 @@ public struct ScenarioScript: Sendable, Equatable {
     }
 
     /// Every node a statement names is one of `nodes`; else bad input naming the line.
+    /// The leading `bootstrap` and `join` lines: the cluster the file's steps start from.
+    public var setup: [Statement] {
+        Array(lines.map(\.statement).prefix { $0 == .bootstrap || $0 == .join })
+    }
+
     public func checkNodes(_ nodes: [String]) throws {
         for line in lines {
             let named: [String]

@@ -1,6 +1,8 @@
 import Foundation
 import Harness
 import HostCommand
+import Logging
+import Nemesis
 import Report
 
 /// What running a scenario file gave: its steps (each built-in scenario's steps prefixed
@@ -29,8 +31,13 @@ extension Scenarios {
     /// Runs a scenario file's statements in order on this cluster. A failed step stops it,
     /// with a `ScenarioScriptFailure` carrying what it recorded so far; a node the file names
     /// that the cluster lacks stops it before any step.
-    public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init()) async throws
-        -> ScenarioScriptRun
+    ///
+    /// With `reusing`, a suite of files shares the cluster: when the previous file formed
+    /// the same cluster (same plan, same `bootstrap`/`join` lines) and left it sound, and it
+    /// is still sound (every member healthy and started, one leader seen by all), this file's
+    /// setup lines are not run again; a step says whose cluster it took.
+    public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init(), reusing: Bool = false)
+        async throws -> ScenarioScriptRun
     {
         try script.checkNodes(session.cluster.nodes.map(\.name))
         let s = script.storeOnTmpfs ? Scenarios(session: session, plan: plan.withStoreOnTmpfs()) : self
@@ -40,8 +47,27 @@ extension Scenarios {
         var members = Self.founders
         let phases = script.lines.filter { if case .workload = $0.statement { true } else { false } }.count
         var phaseIndex = 0
+        var lines = script.lines[...]
+        var formedBy = script.name
+        let formed = session.formedCluster
+        session.formedCluster = nil
+        let setup = script.setup
+        let setupMembers = setup.contains(.join) ? Self.founders + Self.joiners : Self.founders
+        if reusing, let formed, !setup.isEmpty, formed.setup == setup, formed.plan == s.plan {
+            if let problem = await s.formedClusterProblem(setupMembers) {
+                session.logger.warning("not reusing the cluster \(formed.by).scenario formed: \(problem)")
+            } else {
+                r.record(
+                    "reuse the cluster \(formed.by).scenario formed", passed: true,
+                    detail: "same plan and setup lines; \(setupMembers.joined(separator: ", ")) healthy and started, "
+                        + "one leader seen by all")
+                lines = lines.dropFirst(setup.count)
+                members = setupMembers
+                formedBy = formed.by
+            }
+        }
         do {
-            for line in script.lines {
+            for line in lines {
                 switch line.statement {
                 case .bootstrap:
                     try await r.include("bootstrap") { try await s.bootstrap() }
@@ -90,7 +116,45 @@ extension Scenarios {
             throw ScenarioScriptFailure(run: run)
         }
         run.result = r.result
+        // Sound for the next file: every step passed and no checker rejected a history
+        // (a seeded bug's expected rejection included).
+        let sound = run.result.passed && !run.checkers.values.joined().contains { $0.validity == .invalid }
+        if sound, !setup.isEmpty {
+            session.formedCluster = .init(plan: s.plan, setup: setup, by: formedBy)
+        }
         return run
+    }
+
+    /// Why the cluster is not the one `members` form, nil when it is: each member answers
+    /// healthy and is listed as started, and all see one leader. Bounded by 10 s (×TCG).
+    func formedClusterProblem(_ members: [String]) async -> String? {
+        var problem = ""
+        let deadline = session.now + 10 * session.cluster.timeoutScale
+        repeat {
+            let listed = (await session.adapter(members[0], "members") ?? "").split(separator: "\n").compactMap {
+                line -> String? in
+                let fields = line.split(separator: " ")
+                return fields.count == 4 && fields[3] == "started" ? String(fields[1]) : nil
+            }
+            var leaders: Set<String> = []
+            var unhealthy: [String] = []
+            for member in members {
+                if await session.adapter(member, "health") == nil { unhealthy.append(member) }
+                let view = await session.adapter(member, "leader").flatMap(LeaderView.init(adapterOutput:))
+                leaders.insert(view.map { $0.hasLeader ? $0.leader : "none" } ?? "unknown")
+            }
+            if Set(listed) != Set(members) {
+                problem = "\(members[0]) lists \(listed.sorted()) as started members"
+            } else if !unhealthy.isEmpty {
+                problem = "not healthy: \(unhealthy.joined(separator: ", "))"
+            } else if leaders.count != 1 || leaders.contains("none") || leaders.contains("unknown") {
+                problem = "leaders seen: \(leaders.sorted())"
+            } else {
+                return nil
+            }
+            try? await Task.sleep(for: .seconds(1))
+        } while session.now < deadline
+        return problem
     }
 
     /// Runs an adapter verb on `node` (each word quoted, so a script cannot reach the shell);
