@@ -35,7 +35,8 @@ extension Scenarios {
     /// With `reusing`, a suite of files shares the cluster: when the previous file formed
     /// the same cluster (same plan, same `bootstrap`/`join` lines) and left it sound, and it
     /// is still sound (every member healthy and started, one leader seen by all), this file's
-    /// setup lines are not run again; a step says whose cluster it took.
+    /// setup lines are not run again; a step says whose cluster it took. A file without a
+    /// workload or failover proves its setup itself, and always runs it.
     public func run(_ script: ScenarioScript, overrides: ScenarioOverrides = .init(), reusing: Bool = false)
         async throws -> ScenarioScriptRun
     {
@@ -53,10 +54,17 @@ extension Scenarios {
         session.formedCluster = nil
         let setup = script.setup
         let setupMembers = setup.contains(.join) ? Self.founders + Self.joiners : Self.founders
-        if reusing, let formed, !setup.isEmpty, formed.setup == setup, formed.plan == s.plan {
+        let provesSetup = !script.lines.contains {
+            switch $0.statement {
+            case .workload, .failover: true
+            default: false
+            }
+        }
+        if reusing, !provesSetup, let formed, !setup.isEmpty, formed.setup == setup, formed.plan == s.plan {
             if let problem = await s.formedClusterProblem(setupMembers) {
                 session.logger.warning("not reusing the cluster \(formed.by).scenario formed: \(problem)")
             } else {
+                session.logger.info("\(script.name): reusing the cluster \(formed.by).scenario formed")
                 r.record(
                     "reuse the cluster \(formed.by).scenario formed", passed: true,
                     detail: "same plan and setup lines; \(setupMembers.joined(separator: ", ")) healthy and started, "
